@@ -1,0 +1,24 @@
+"""The `esbridge` command line."""
+
+from __future__ import annotations
+
+import click
+
+from esbridge import __version__
+from esbridge.cli.stack import stack
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="esbridge")
+def main() -> None:
+    """esbridge: dCache monitoring streams from Kafka into Elasticsearch, watched and alerted on.
+
+    \b
+    Typical session:
+      esbridge stack up                       # local Kafka + Elasticsearch on loopback
+      esbridge setup -c examples/dcache.yml   # templates, ILM policies, write aliases
+      esbridge ingest -c examples/dcache.yml  # Kafka topics -> per-producer indices
+    """
+
+
+main.add_command(stack)

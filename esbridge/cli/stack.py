@@ -1,0 +1,80 @@
+"""`esbridge stack`: the local Kafka broker and Elasticsearch node for demos and tests."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from esbridge.stack.artifacts import ArtifactError
+from esbridge.stack.jdk import JdkNotFoundError
+from esbridge.stack.kafka import ServerStartError
+from esbridge.stack.manager import Stack, StackOptions
+
+dir_option = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for data, logs and pid files [default: ~/.cache/esbridge/stack].",
+)
+
+
+@click.group()
+def stack() -> None:
+    """Run a single-node Apache Kafka and Elasticsearch on loopback (downloaded once)."""
+
+
+@stack.command()
+@dir_option
+@click.option("--kafka-port", type=int, help="Kafka listener port; 0 picks a free one [9092].")
+@click.option("--es-port", type=int, help="Elasticsearch HTTP port; 0 picks a free one [9200].")
+@click.option("--secure", is_flag=True, help="Elasticsearch with TLS and the `elastic` user.")
+@click.option("--json", "as_json", is_flag=True, help="Print endpoints as JSON.")
+def up(
+    directory: Path | None, kafka_port: int | None, es_port: int | None, secure: bool, as_json: bool
+) -> None:
+    """Start both servers; return when both are healthy."""
+    options = StackOptions(directory, kafka_port, es_port, secure)
+    try:
+        info = Stack(options).up()
+    except (ServerStartError, JdkNotFoundError, ArtifactError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(info.to_dict(), indent=2))
+        return
+    click.echo(f"kafka          {info.kafka.bootstrap}  (Apache Kafka {info.kafka.version})")
+    es = info.elasticsearch
+    click.echo(f"elasticsearch  {es.url}  (Elasticsearch {es.version})")
+    if es.password:
+        click.echo(f"               user elastic, password {es.password}, CA {es.ca}")
+    click.echo(f"export ESBRIDGE_KAFKA_BOOTSTRAP={info.kafka.bootstrap} ESBRIDGE_ES_URL={es.url}")
+
+
+@stack.command()
+@dir_option
+def down(directory: Path | None) -> None:
+    """Stop both servers (data is kept)."""
+    stopped = Stack(StackOptions(directory)).down()
+    click.echo("stopped " + ", ".join(stopped) if stopped else "nothing was running")
+
+
+@stack.command()
+@dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(directory: Path | None, as_json: bool) -> None:
+    """Show versions, ports, pids and health; exit 1 when a server is down."""
+    report = Stack(StackOptions(directory)).status()
+    kafka, es = report["kafka"], report["elasticsearch"]
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    elif kafka is None:
+        click.echo(f"no stack in {report['directory']}")
+    else:
+        k_state = "healthy" if kafka["healthy"] else ("running" if kafka["pid"] else "stopped")
+        click.echo(f"kafka          {kafka['bootstrap']}  {kafka['version']}  {k_state}")
+        e_state = es["health"] or ("running" if es["pid"] else "stopped")
+        click.echo(f"elasticsearch  {es['url']}  {es['version']}  {e_state}")
+    up_ok = kafka is not None and kafka["healthy"] and es["health"] in ("green", "yellow")
+    sys.exit(0 if up_ok else 1)
