@@ -72,7 +72,9 @@ def unique_name(es: Elasticsearch) -> Iterator[Callable[[str], str]]:
 
     yield make
     for name in made:
-        es.options(ignore_status=404).indices.delete(index=f"{name}*", expand_wildcards="all")
+        found = es.indices.get(index=f"{name}*", expand_wildcards="all", allow_no_indices=True)
+        if found:
+            es.indices.delete(index=",".join(found))
         es.options(ignore_status=404).indices.delete_index_template(name=f"{name}*")
         es.options(ignore_status=404).cluster.delete_component_template(name=f"{name}*")
 

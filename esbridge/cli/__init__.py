@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from esbridge import __version__
+from esbridge.cli.ingest import ingest
+from esbridge.cli.setup import setup
 from esbridge.cli.stack import stack
 
 
@@ -22,3 +24,5 @@ def main() -> None:
 
 
 main.add_command(stack)
+main.add_command(setup)
+main.add_command(ingest)

@@ -1,0 +1,33 @@
+"""Options and helpers shared by the commands that read a config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from esbridge.config import Config, ConfigError, load_config
+
+config_option = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML config (start from examples/dcache.yml).",
+)
+
+log_level_option = click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+)
+
+
+def read_config(path: Path) -> Config:
+    """The config, or a clean CLI error listing every problem with its line."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid config:\n{exc}") from None

@@ -1,0 +1,275 @@
+"""Renders the Elasticsearch resources `esbridge setup` installs, from the JSON bodies in
+`index-templates/`.
+
+The bodies are Jinja2 templates so that an operator can read (and diff) exactly what esbridge
+puts into the cluster; this module only supplies their parameters, stamps each body with a
+content hash (how the installer knows whether a resource is already up to date) and returns
+them in the order they must be installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import jinja2
+
+Kind = Literal["component_template", "ilm_policy", "index_template", "write_alias"]
+
+INSTALL_ORDER: tuple[Kind, ...] = (
+    "component_template",
+    "ilm_policy",
+    "index_template",
+    "write_alias",
+)
+"""Each kind refers only to kinds before it: templates compose components and name policies,
+and a bootstrap index must be created after the template that gives it its mappings."""
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "index-templates"
+MANAGED_BY = "esbridge"
+DEADLETTER_ROLLOVER_MAX_PRIMARY_SHARD_SIZE = "10gb"
+DEADLETTER_ROLLOVER_MAX_AGE = "7d"
+"""Dead letters are few: weekly indices keep the shard count down, at the price of keeping a
+dead letter up to a week beyond `retention_days` (ILM deletes whole indices)."""
+
+
+class ProducerSpec(Protocol):
+    """What the templates need of a producer (`esbridge.config.ProducerConfig` fits)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def parser(self) -> str: ...
+    @property
+    def index(self) -> str: ...
+    @property
+    def shards(self) -> int: ...
+    @property
+    def replicas(self) -> int: ...
+    @property
+    def total_fields_limit(self) -> int: ...
+    @property
+    def retention_days(self) -> int: ...
+    @property
+    def rollover_max_primary_shard_size(self) -> int:
+        """Bytes."""
+        ...
+
+    @property
+    def rollover_max_age(self) -> float:
+        """Seconds."""
+        ...
+
+
+class DeadletterSpec(Protocol):
+    """What the templates need of the dead-letter settings (`DeadletterConfig` fits)."""
+
+    @property
+    def index(self) -> str: ...
+    @property
+    def retention_days(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One thing to put into Elasticsearch; `body` is the request body of its PUT (for a
+    write alias: the create-index body of its bootstrap index)."""
+
+    kind: Kind
+    name: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Declaration:
+    kind: Kind
+    name: str
+    template: str
+    context: Mapping[str, Any]
+
+
+def render_resources(
+    producers: Sequence[ProducerSpec],
+    deadletter: DeadletterSpec,
+    *,
+    ilm: bool,
+    prefix: str = "esbridge",
+) -> list[Resource]:
+    """Every resource for these producers and dead letters, in `INSTALL_ORDER`.
+
+    `ilm` says whether the cluster has index lifecycle management: without it, index templates
+    must not carry `index.lifecycle.*` settings (Elasticsearch rejects them as unknown). Policies
+    are rendered either way; the installer decides whether they can be installed. `prefix`
+    starts every template and policy name, so that separate installs can share a cluster.
+
+    Raises ValueError for a parser without mappings or two resources with the same name.
+    """
+    declarations = [
+        *_envelope_declarations(prefix),
+        *(d for p in producers for d in _producer_declarations(p, prefix, ilm=ilm)),
+        *_deadletter_declarations(deadletter, prefix, ilm=ilm),
+        # The issues index (`esbridge-issues`) will declare its resources here.
+    ]
+    environment = _environment()
+    resources = [_render(environment, d) for d in declarations]
+    resources += [write_alias(p.index) for p in producers]
+    resources.append(write_alias(deadletter.index))
+    _check_unique(resources)
+    return sorted(resources, key=lambda r: INSTALL_ORDER.index(r.kind))
+
+
+def bootstrap_index_name(alias: str) -> str:
+    """The first backing index of a rollover alias (rollover needs the `-000001` suffix)."""
+    return f"{alias}-000001"
+
+
+def write_alias(alias: str) -> Resource:
+    """The rollover alias `alias`, writing to its bootstrap index."""
+    return Resource("write_alias", alias, {"aliases": {alias: {"is_write_index": True}}})
+
+
+def esbridge_hash(kind: Kind, body: dict[str, Any]) -> str | None:
+    """The content hash stamped into a template or policy body (rendered or as stored), if any."""
+    meta = _meta_holder(kind, body).get("_meta")
+    found = meta.get("esbridge_hash") if isinstance(meta, dict) else None
+    return found if isinstance(found, str) else None
+
+
+def content_hash(body: Mapping[str, Any]) -> str:
+    """A stable digest of a body: the same content gives the same hash, whatever the key order."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def es_byte_size(size: int) -> str:
+    """Bytes in Elasticsearch's notation, in the largest exact unit (`53687091200` -> `50gb`)."""
+    for unit, factor in (("tb", 1024**4), ("gb", 1024**3), ("mb", 1024**2), ("kb", 1024)):
+        if size % factor == 0:
+            return f"{size // factor}{unit}"
+    return f"{size}b"
+
+
+def es_time(seconds: float) -> str:
+    """Seconds in Elasticsearch's time notation, largest exact unit (`86400.0` -> `1d`)."""
+    millis = round(seconds * 1000)
+    for unit, factor in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if millis % factor == 0:
+            return f"{millis // factor}{unit}"
+    return f"{millis}ms"
+
+
+def _envelope_declarations(prefix: str) -> Iterator[_Declaration]:
+    yield _Declaration("component_template", f"{prefix}-envelope", "envelope.component", {})
+
+
+def _producer_declarations(
+    producer: ProducerSpec, prefix: str, *, ilm: bool
+) -> Iterator[_Declaration]:
+    name = f"{prefix}-{producer.name}"
+    mappings = f"{name}-mappings"
+    yield _Declaration(
+        "component_template",
+        mappings,
+        f"{producer.parser}.component",
+        {"total_fields_limit": producer.total_fields_limit},
+    )
+    yield _Declaration(
+        "ilm_policy",
+        name,
+        "ilm-policy",
+        {
+            "rollover_max_primary_shard_size": es_byte_size(
+                producer.rollover_max_primary_shard_size
+            ),
+            "rollover_max_age": es_time(producer.rollover_max_age),
+            "retention_days": producer.retention_days,
+        },
+    )
+    yield _Declaration(
+        "index_template",
+        name,
+        "producer.index-template",
+        {
+            "index": producer.index,
+            "composed_of": [f"{prefix}-envelope", mappings],
+            "shards": producer.shards,
+            "replicas": producer.replicas,
+            "ilm": ilm,
+            "policy": name,
+        },
+    )
+
+
+def _deadletter_declarations(
+    deadletter: DeadletterSpec, prefix: str, *, ilm: bool
+) -> Iterator[_Declaration]:
+    name = f"{prefix}-deadletter"
+    mappings = f"{name}-mappings"
+    yield _Declaration("component_template", mappings, "deadletter.component", {})
+    yield _Declaration(
+        "ilm_policy",
+        name,
+        "ilm-policy",
+        {
+            "rollover_max_primary_shard_size": DEADLETTER_ROLLOVER_MAX_PRIMARY_SHARD_SIZE,
+            "rollover_max_age": DEADLETTER_ROLLOVER_MAX_AGE,
+            "retention_days": deadletter.retention_days,
+        },
+    )
+    yield _Declaration(
+        "index_template",
+        name,
+        "deadletter.index-template",
+        {"index": deadletter.index, "composed_of": [mappings], "ilm": ilm, "policy": name},
+    )
+
+
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # noqa: S701 - the output is JSON, never HTML
+        keep_trailing_newline=True,
+    )
+    # Jinja's own tojson escapes <, > and & for HTML; plain JSON is what Elasticsearch reads.
+    environment.filters["tojson"] = json.dumps
+    return environment
+
+
+def _render(environment: jinja2.Environment, declaration: _Declaration) -> Resource:
+    file_name = f"{declaration.template}.json.j2"
+    try:
+        template = environment.get_template(file_name)
+    except jinja2.TemplateNotFound:
+        raise ValueError(
+            f"{declaration.kind} {declaration.name}: no template {TEMPLATES_DIR / file_name}"
+        ) from None
+    body = json.loads(template.render(declaration.context))
+    return Resource(declaration.kind, declaration.name, _stamped(declaration.kind, body))
+
+
+def _stamped(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+    """`body` with `_meta` {managed_by, esbridge_hash}, the hash taken over everything else."""
+    _meta_holder(kind, body)["_meta"] = {
+        "managed_by": MANAGED_BY,
+        "esbridge_hash": content_hash(body),
+    }
+    return body
+
+
+def _meta_holder(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+    """Where `_meta` lives: inside `policy` for an ILM policy, at the top for templates."""
+    holder: dict[str, Any] = body["policy"] if kind == "ilm_policy" else body
+    return holder
+
+
+def _check_unique(resources: Iterable[Resource]) -> None:
+    counts = Counter((r.kind, r.name) for r in resources)
+    duplicates = sorted(f"{kind} {name}" for (kind, name), n in counts.items() if n > 1)
+    if duplicates:
+        raise ValueError(f"two resources would have the same name: {', '.join(duplicates)}")

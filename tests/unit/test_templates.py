@@ -1,0 +1,534 @@
+"""The rendered templates and policies, checked against docs/fields.md and ILM's policy schema.
+
+The field contract is read from the markdown itself, so a field documented but not mapped (or
+mapped with another type) fails here instead of drifting.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from esbridge.templates import (
+    Resource,
+    bootstrap_index_name,
+    content_hash,
+    es_byte_size,
+    es_time,
+    render_resources,
+)
+
+FIELDS_MD = Path(__file__).resolve().parents[2] / "docs" / "fields.md"
+PARSERS = ("billing", "logs", "access", "poolinfo")
+SECTIONS = {
+    "Envelope": "envelope",
+    "billing": "billing",
+    "logs": "logs",
+    "access": "access",
+    "poolinfo": "poolinfo",
+    "dead letters": "deadletter",
+}
+
+
+@dataclass(frozen=True)
+class Producer:
+    name: str
+    parser: str
+    index: str
+    shards: int = 1
+    replicas: int = 0
+    total_fields_limit: int = 1000
+    retention_days: int = 30
+    rollover_max_primary_shard_size: int = 50 * 1024**3
+    rollover_max_age: float = 86400.0
+
+
+@dataclass(frozen=True)
+class Deadletter:
+    index: str = "esbridge-deadletter"
+    retention_days: int = 90
+
+
+PRODUCERS = tuple(Producer(p, p, f"dcache-{p}") for p in PARSERS)
+
+
+def render(ilm: bool = False, producers: tuple[Producer, ...] = PRODUCERS) -> list[Resource]:
+    return render_resources(producers, Deadletter(), ilm=ilm)
+
+
+def by_name(resources: list[Resource], kind: str) -> dict[str, dict[str, Any]]:
+    return {r.name: r.body for r in resources if r.kind == kind}
+
+
+# --- docs/fields.md ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentedField:
+    section: str
+    path: str
+    spec: str  # the documented type of this one field, e.g. "keyword + `.text`"
+
+
+def documented_fields() -> list[DocumentedField]:
+    fields: list[DocumentedField] = []
+    section = None
+    for line in FIELDS_MD.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            section = SECTIONS[line[3:].split(" (")[0]]
+        elif line.startswith("| `") and section is not None:
+            field_cell, type_cell = (cell.strip() for cell in line.strip("| ").split("|")[:2])
+            fields += (DocumentedField(section, p, s) for p, s in row_fields(field_cell, type_cell))
+    return fields
+
+
+def row_fields(field_cell: str, type_cell: str) -> Iterator[tuple[str, str]]:
+    """A row's (path, type) pairs; expands `a.b.c` / `.d`, `a.b.c/d` and `x` (type) shorthands."""
+    paths: list[str] = []
+    inline_types: list[str | None] = []
+    for token, inline in re.findall(r"`([^`]+)`(?:\s*\(([^)]*)\))?", field_cell):
+        if token.startswith("."):
+            expanded = [paths[-1].rsplit(".", 1)[0] + token]
+        else:
+            first, *rest = token.split("/")
+            expanded = [first] + [first.rsplit(".", 1)[0] + "." + leaf for leaf in rest]
+        paths += expanded
+        inline_types += [inline or None] * len(expanded)
+    if type_cell == "mapped explicitly":
+        specs = [(t or "keyword").split(",")[0] for t in inline_types]
+    else:
+        parts = type_cell.split(" / ")
+        specs = parts if len(parts) == len(paths) else parts * len(paths)
+        assert len(specs) == len(paths), f"cannot pair types with fields in {field_cell!r}"
+    return zip(paths, specs, strict=True)
+
+
+def expected_mapping(spec: str) -> dict[str, object]:
+    """The documented type as mapping parameters: `text+keyword` means a `.keyword` subfield."""
+    main_type = re.match(r"[a-z]+", spec)
+    assert main_type, f"no type in {spec!r}"
+    expected: dict[str, object] = {"type": main_type[0]}
+    subfield = re.search(r"\+\s*`?\.?([a-z]+)", spec)
+    if subfield:
+        expected[f"fields.{subfield[1]}.type"] = subfield[1]
+    for name, value in re.findall(r"`(\w+): (true|false)`", spec):
+        expected[name] = value == "true"
+    return expected
+
+
+ALL_FIELDS = documented_fields()
+ENVELOPE = {f.path: f.spec for f in ALL_FIELDS if f.section == "envelope"}
+
+
+def resolved_spec(field: DocumentedField) -> str:
+    """The field's own type, or the envelope's for rows that defer to it."""
+    return ENVELOPE[field.path] if field.spec in ("envelope", "as envelope") else field.spec
+
+
+def field_cases(*, dynamic: bool) -> Iterator[Any]:
+    for field in ALL_FIELDS:
+        if ("dynamic template" in field.spec) != dynamic:
+            continue
+        sections = PARSERS if field.section == "envelope" else (field.section,)
+        for section in sections:
+            yield pytest.param(section, field, id=f"{section}:{field.path}")
+
+
+# --- mappings as Elasticsearch composes them ---------------------------------------------------
+
+
+def effective_mappings(resources: list[Resource], template: str) -> dict[str, Any]:
+    """Properties and dynamic templates of `template`'s components, merged in composed_of order."""
+    components = by_name(resources, "component_template")
+    composed_of = by_name(resources, "index_template")[template]["composed_of"]
+    merged: dict[str, Any] = {"properties": {}, "dynamic_templates": []}
+    for name in composed_of:
+        mappings = components[name]["template"].get("mappings", {})
+        merge_properties(merged["properties"], mappings.get("properties", {}))
+        merged["dynamic_templates"] += mappings.get("dynamic_templates", [])
+        merged.update({k: v for k, v in mappings.items() if k not in merged})
+    return merged
+
+
+def merge_properties(into: dict[str, Any], new: Mapping[str, Any]) -> None:
+    for name, mapping in new.items():
+        if name in into and "properties" in mapping:
+            merge_properties(into[name].setdefault("properties", {}), mapping["properties"])
+        else:
+            into[name] = json.loads(json.dumps(mapping))
+
+
+def lookup(properties: Mapping[str, Any], path: str) -> dict[str, Any] | None:
+    node: Mapping[str, Any] = {"properties": properties}
+    for part in path.split("."):
+        child = node.get("properties", {}).get(part)
+        if child is None:
+            return None
+        node = child
+    return dict(node)
+
+
+def dig(mapping: Mapping[str, Any], dotted: str) -> object:
+    value: Any = mapping
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def dynamic_mapping_for(mappings: Mapping[str, Any], path: str, json_type: str) -> dict[str, Any]:
+    """The mapping Elasticsearch picks for a new field: the first dynamic template that matches."""
+    for entry in mappings["dynamic_templates"]:
+        (template,) = entry.values()
+        types = template.get("match_mapping_type", "*")
+        types = types if isinstance(types, list) else [types]
+        path_ok = fnmatch.fnmatchcase(path, template.get("path_match", "*"))
+        if path_ok and (json_type in types or "*" in types):
+            return dict(template["mapping"])
+    return {"type": {"string": "text", "double": "float"}.get(json_type, json_type)}
+
+
+def walk_leaves(properties: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for name, mapping in properties.items():
+        if "properties" in mapping:
+            yield from walk_leaves(mapping["properties"], f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", mapping
+
+
+# --- the field contract --------------------------------------------------------------------------
+
+
+def test_fields_md_parser_sees_every_section_and_expands_shorthands() -> None:
+    paths = {(f.section, f.path): f.spec for f in ALL_FIELDS}
+    assert {f.section for f in ALL_FIELDS} == set(SECTIONS.values())
+    assert paths["billing", "billing.protocol.host"] == "ip"
+    assert paths["billing", "billing.status.msg"] == "text+keyword"
+    assert paths["envelope", "kafka.offset"] == "long"
+    assert paths["poolinfo", "dcache.pool.space.gap"] == "long"
+    assert paths["poolinfo", "dcache.pool.read_only"] == "boolean"
+    assert paths["access", "access.response.code"] == "integer"
+    assert paths["access", "access.duration"] == "long"
+    assert paths["access", "access.session"] == "keyword"
+    assert len(ALL_FIELDS) > 100
+
+
+@pytest.mark.parametrize(("section", "field"), list(field_cases(dynamic=False)))
+def test_documented_field_is_mapped_with_documented_type(
+    section: str, field: DocumentedField
+) -> None:
+    mappings = effective_mappings(render(), f"esbridge-{section}")
+
+    mapping = lookup(mappings["properties"], field.path)
+
+    assert mapping is not None, f"{field.path} is not mapped for {section}"
+    for key, value in expected_mapping(resolved_spec(field)).items():
+        assert dig(mapping, key) == value, f"{field.path}: {key}"
+
+
+@pytest.mark.parametrize(("section", "field"), list(field_cases(dynamic=True)))
+def test_documented_dynamic_field_becomes_keyword(section: str, field: DocumentedField) -> None:
+    """`keyword (dynamic template)` holds for any value; bare `dynamic templates` for strings."""
+    mappings = effective_mappings(render(), f"esbridge-{section}")
+    sample = re.sub(r"<\w+>|\*", "some_new_key", field.path)
+    any_value = field.spec.startswith("keyword")
+    json_types = ("string", "long", "double", "boolean") if any_value else ("string",)
+
+    for json_type in json_types:
+        mapping = dynamic_mapping_for(mappings, sample, json_type)
+        assert mapping == {"type": "keyword", "ignore_above": 1024}, json_type
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_unknown_strings_become_keyword_and_floats_double(parser: str) -> None:
+    mappings = effective_mappings(render(), f"esbridge-{parser}")
+    assert mappings["date_detection"] is False
+    string_mapping = dynamic_mapping_for(mappings, "vendor.new_field", "string")
+    assert string_mapping == {"type": "keyword", "ignore_above": 1024}
+    assert dynamic_mapping_for(mappings, "vendor.ratio", "double") == {"type": "double"}
+
+
+def test_only_ip_fields_ignore_malformed_values() -> None:
+    resources = render()
+    leaves = [
+        (path, mapping)
+        for body in by_name(resources, "component_template").values()
+        for path, mapping in walk_leaves(body["template"]["mappings"].get("properties", {}))
+    ]
+    ip_fields = {path for path, mapping in leaves if mapping.get("type") == "ip"}
+    tolerant = {path for path, mapping in leaves if mapping.get("ignore_malformed")}
+    assert (
+        ip_fields
+        == tolerant
+        == {
+            "client.ip",
+            "billing.protocol.host",
+            "billing.local_endpoint.ip",
+            "source.ip",
+        }
+    )
+    settings = [
+        r.body["template"].get("settings", {})
+        for r in resources
+        if r.kind in ("component_template", "index_template")
+    ]
+    assert all("index.mapping.ignore_malformed" not in s for s in settings)
+
+
+def test_deadletter_index_accepts_unknown_fields_without_mapping_them() -> None:
+    mappings = effective_mappings(render(), "esbridge-deadletter")
+    assert mappings["dynamic"] is False
+    assert mappings["dynamic_templates"] == []
+
+
+def test_total_fields_limit_guard_comes_from_the_producer() -> None:
+    producers = (replace(PRODUCERS[0], total_fields_limit=777), *PRODUCERS[1:])
+    components = by_name(render(producers=producers), "component_template")
+    assert components["esbridge-billing-mappings"]["template"]["settings"] == {
+        "index.mapping.total_fields.limit": 777
+    }
+    assert components["esbridge-logs-mappings"]["template"]["settings"] == {
+        "index.mapping.total_fields.limit": 1000
+    }
+
+
+# --- resources, names and order -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ilm", [False, True])
+def test_every_resource_renders_for_each_parser_in_install_order(ilm: bool) -> None:
+    resources = render(ilm=ilm)
+    names = [(r.kind, r.name) for r in resources]
+    producers = [f"esbridge-{p}" for p in (*PARSERS, "deadletter")]
+    assert names == [
+        ("component_template", "esbridge-envelope"),
+        *[("component_template", f"{n}-mappings") for n in producers],
+        *[("ilm_policy", n) for n in producers],
+        *[("index_template", n) for n in producers],
+        *[("write_alias", f"dcache-{p}") for p in PARSERS],
+        ("write_alias", "esbridge-deadletter"),
+    ]
+    for resource in resources:
+        assert json.loads(json.dumps(resource.body)) == resource.body
+
+
+def test_prefix_starts_every_template_and_policy_name() -> None:
+    resources = render_resources(PRODUCERS, Deadletter(), ilm=True, prefix="site-a")
+    named = [r for r in resources if r.kind != "write_alias"]
+    assert all(r.name.startswith("site-a-") for r in named)
+    template = by_name(resources, "index_template")["site-a-logs"]
+    assert template["composed_of"] == ["site-a-envelope", "site-a-logs-mappings"]
+    assert template["template"]["settings"]["index.lifecycle.name"] == "site-a-logs"
+
+
+def test_index_template_targets_the_rollover_indices_of_its_alias() -> None:
+    producers = (replace(PRODUCERS[0], shards=3, replicas=2), *PRODUCERS[1:])
+    template = by_name(render(producers=producers), "index_template")["esbridge-billing"]
+    assert template["index_patterns"] == ["dcache-billing-*"]
+    assert template["composed_of"] == ["esbridge-envelope", "esbridge-billing-mappings"]
+    assert template["priority"] == 200
+    assert template["template"]["settings"] == {
+        "index.number_of_shards": 3,
+        "index.number_of_replicas": 2,
+    }
+
+
+def test_index_templates_name_policy_and_alias_only_when_cluster_has_ilm() -> None:
+    without = by_name(render(ilm=False), "index_template")
+    with_ilm = by_name(render(ilm=True), "index_template")
+    for name, body in without.items():
+        assert not any(k.startswith("index.lifecycle") for k in body["template"]["settings"]), name
+    for name, body in with_ilm.items():
+        settings = body["template"]["settings"]
+        assert settings["index.lifecycle.name"] == name
+        assert settings["index.lifecycle.rollover_alias"] == body["index_patterns"][0][:-2]
+
+
+def test_write_alias_bootstraps_the_first_rollover_index() -> None:
+    aliases = by_name(render(), "write_alias")
+    assert aliases["dcache-billing"] == {"aliases": {"dcache-billing": {"is_write_index": True}}}
+    assert bootstrap_index_name("dcache-billing") == "dcache-billing-000001"
+
+
+def test_every_template_and_policy_is_stamped_with_a_hash_of_its_content() -> None:
+    for resource in render(ilm=True):
+        if resource.kind == "write_alias":
+            continue
+        holder = resource.body["policy"] if resource.kind == "ilm_policy" else resource.body
+        meta = holder.pop("_meta")
+        assert meta == {"managed_by": "esbridge", "esbridge_hash": content_hash(resource.body)}
+
+
+def test_hash_is_stable_across_renders_and_changes_with_content() -> None:
+    def hashes(resources: list[Resource]) -> dict[str, str]:
+        return {r.name: r.body["_meta"]["esbridge_hash"] for r in resources if "_meta" in r.body}
+
+    first, again = hashes(render()), hashes(render())
+    changed = hashes(render(producers=(replace(PRODUCERS[0], replicas=1), *PRODUCERS[1:])))
+    assert first == again
+    assert {n for n in first if first[n] != changed[n]} == {"esbridge-billing"}
+    assert content_hash({"a": 1, "b": 2}) == content_hash({"b": 2, "a": 1})
+
+
+def test_producer_with_unknown_parser_is_rejected_naming_the_resource() -> None:
+    odd = (Producer("gridftp", "gridftp", "dcache-gridftp"),)
+    with pytest.raises(ValueError, match="component_template esbridge-gridftp-mappings"):
+        render(producers=odd)
+
+
+def test_two_producers_writing_one_index_are_rejected() -> None:
+    twins = (PRODUCERS[0], replace(PRODUCERS[0], name="billing2"))
+    with pytest.raises(ValueError, match="write_alias dcache-billing"):
+        render(producers=twins)
+
+
+@pytest.mark.parametrize(
+    ("size", "text"), [(50 * 1024**3, "50gb"), (1536 * 1024**2, "1536mb"), (1000, "1000b")]
+)
+def test_byte_sizes_use_the_largest_exact_unit(size: int, text: str) -> None:
+    assert es_byte_size(size) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(86400.0, "1d"), (43200.0, "12h"), (90.0, "90s"), (0.5, "500ms")]
+)
+def test_durations_use_the_largest_exact_unit(seconds: float, text: str) -> None:
+    assert es_time(seconds) == text
+
+
+# --- ILM policies against the put-lifecycle API's schema -----------------------------------------
+
+PHASE_ACTIONS = {
+    "hot": {"set_priority", "unfollow", "rollover", "readonly", "downsample", "shrink",
+            "forcemerge", "searchable_snapshot"},
+    "warm": {"set_priority", "unfollow", "readonly", "downsample", "allocate", "migrate",
+             "shrink", "forcemerge"},
+    "cold": {"set_priority", "unfollow", "readonly", "downsample", "searchable_snapshot",
+             "allocate", "migrate", "freeze"},
+    "frozen": {"unfollow", "searchable_snapshot"},
+    "delete": {"wait_for_snapshot", "delete"},
+}  # fmt: skip
+ROLLOVER_CONDITIONS = {
+    "max_age": "time", "max_docs": "count", "max_size": "bytes", "max_primary_shard_size": "bytes",
+    "max_primary_shard_docs": "count", "min_age": "time", "min_docs": "count",
+    "min_size": "bytes", "min_primary_shard_size": "bytes", "min_primary_shard_docs": "count",
+}  # fmt: skip
+TIME = re.compile(r"(\d+)(d|h|m|s|ms|micros|nanos)")
+BYTES = re.compile(r"\d+(b|kb|mb|gb|tb|pb)")
+TIME_IN_MS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
+
+
+def ilm_policy_problems(body: Mapping[str, Any]) -> list[str]:
+    """What `PUT _ilm/policy/<name>` would reject in `body` (the timeseries lifecycle rules)."""
+    problems = [f"unknown top-level key {k}" for k in body if k != "policy"]
+    policy = body.get("policy", {})
+    problems += [f"unknown policy key {k}" for k in policy if k not in {"phases", "_meta"}]
+    if not isinstance(policy.get("_meta", {}), dict):
+        problems.append("_meta must be an object")
+    phases = policy.get("phases")
+    if not isinstance(phases, dict) or not phases:
+        return [*problems, "policy.phases must be a non-empty object"]
+    ages: list[int] = []
+    for phase, definition in phases.items():
+        if phase not in PHASE_ACTIONS:
+            problems.append(f"unknown phase {phase}")
+            continue
+        problems += [
+            f"{phase}: unknown key {k}" for k in definition if k not in {"min_age", "actions"}
+        ]
+        min_age = definition.get("min_age", "0ms")
+        age = TIME.fullmatch(min_age) if isinstance(min_age, str) else None
+        if age is None:
+            problems.append(f"{phase}: min_age {min_age!r} is not a time value")
+        elif age[2] in TIME_IN_MS:
+            ages.append(int(age[1]) * TIME_IN_MS[age[2]])
+        problems += action_problems(phase, definition.get("actions"))
+    if ages != sorted(ages):
+        problems.append("phase min_age values must not decrease")
+    return problems
+
+
+def action_problems(phase: str, actions: object) -> list[str]:
+    if not isinstance(actions, dict):
+        return [f"{phase}: actions must be an object"]
+    problems = [
+        f"{phase}: action {a} not allowed" for a in actions if a not in PHASE_ACTIONS[phase]
+    ]
+    if "rollover" in actions:
+        problems += rollover_problems(actions["rollover"])
+    if "delete" in actions and set(actions["delete"]) - {"delete_searchable_snapshot"}:
+        problems.append("delete: unknown option")
+    return problems
+
+
+def rollover_problems(conditions: Mapping[str, Any]) -> list[str]:
+    problems = [
+        f"rollover: unknown condition {c}" for c in conditions if c not in ROLLOVER_CONDITIONS
+    ]
+    if not any(c.startswith("max_") for c in conditions):
+        problems.append("rollover: needs at least one max_* condition")
+    for condition, value in conditions.items():
+        unit = ROLLOVER_CONDITIONS.get(condition)
+        if unit and not is_value_of_unit(unit, value):
+            problems.append(f"rollover: {condition}={value!r} is not a {unit} value")
+    return problems
+
+
+def is_value_of_unit(unit: str, value: object) -> bool:
+    if unit == "count":
+        return isinstance(value, int) and value > 0
+    pattern = TIME if unit == "time" else BYTES
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
+@pytest.mark.parametrize("name", [f"esbridge-{p}" for p in (*PARSERS, "deadletter")])
+def test_ilm_policy_is_a_valid_put_lifecycle_body(name: str) -> None:
+    assert ilm_policy_problems(by_name(render(), "ilm_policy")[name]) == []
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"phases": {"lukewarm": {"actions": {}}}},
+        {"phases": {"delete": {"min_age": "30d", "actions": {"rollover": {"max_age": "1d"}}}}},
+        {"phases": {"hot": {"actions": {"rollover": {"max_age": "1d", "max_speed": 3}}}}},
+        {"phases": {"hot": {"actions": {"rollover": {"min_docs": 1}}}}},
+        {"phases": {"hot": {"actions": {"rollover": {"max_primary_shard_size": 50}}}}},
+        {"phases": {"delete": {"min_age": 30, "actions": {"delete": {}}}}},
+        {
+            "phases": {
+                "warm": {"min_age": "9d", "actions": {}},
+                "delete": {"min_age": "1d", "actions": {}},
+            }
+        },
+        {"phases": {}},
+    ],
+)
+def test_ilm_checker_catches_what_elasticsearch_rejects(broken: dict[str, Any]) -> None:
+    assert ilm_policy_problems({"policy": broken}) != []
+
+
+def test_ilm_policy_rolls_over_and_deletes_per_the_producer_settings() -> None:
+    producers = (
+        replace(
+            PRODUCERS[0],
+            retention_days=400,
+            rollover_max_primary_shard_size=20 * 1024**3,
+            rollover_max_age=43200.0,
+        ),
+        *PRODUCERS[1:],
+    )
+    policies = by_name(render(producers=producers), "ilm_policy")
+    phases = policies["esbridge-billing"]["policy"]["phases"]
+    assert phases["hot"]["actions"] == {
+        "rollover": {"max_primary_shard_size": "20gb", "max_age": "12h"}
+    }
+    assert phases["delete"] == {"min_age": "400d", "actions": {"delete": {}}}
+    deadletter = policies["esbridge-deadletter"]["policy"]["phases"]
+    assert deadletter["delete"]["min_age"] == "90d"
