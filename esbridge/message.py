@@ -1,0 +1,18 @@
+"""What the pipeline knows of one Kafka message, independent of the client library."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+
+    @property
+    def doc_id(self) -> str:
+        """The deterministic `_id` (topic-partition-offset): a replay hits 409, not a copy."""
+        return f"{self.topic}-{self.partition}-{self.offset}"

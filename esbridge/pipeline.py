@@ -1,0 +1,260 @@
+"""`esbridge ingest`: Kafka -> decode -> validate/transform -> bulk -> commit.
+
+The main thread polls Kafka, turns messages into bulk items and commits offsets; one sender
+thread talks to Elasticsearch. Offsets are committed only for batches the sender has settled,
+so a crash at any moment loses nothing: the uncommitted tail is read again, and deterministic
+ids turn the repeats into 409s instead of copies.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from elasticsearch import Elasticsearch
+
+from esbridge.config import Config
+from esbridge.deadletter import utc_now
+from esbridge.message import Message
+from esbridge.records import BulkItem, DeadLetterTarget, Route, to_item
+from esbridge.sink import Batch, BatchResult, BulkSender
+from esbridge.source import KafkaSource, Partition
+from esbridge.stats import Stats
+from esbridge.transforms import PARSERS, ParseContext
+
+log = logging.getLogger("esbridge.ingest")
+
+POLL_SLICE = 0.5
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    idle_exit: float | None = None
+    max_messages: int | None = None
+    shutdown_timeout: float = 30.0
+
+
+def build_routes(config: Config) -> dict[str, Route]:
+    """Topic -> how its messages become documents."""
+    routes = {}
+    for producer in config.producers:
+        route = Route(
+            producer=producer.name,
+            index=producer.index,
+            parser=PARSERS[producer.parser],
+            context=ParseContext(
+                producer=producer.name,
+                log_timezone=config.log_timezone,
+                dcache_instance=config.dcache_instance,
+            ),
+            mandatory=tuple(tuple(path.split(".")) for path in producer.mandatory_fields),
+            deterministic_ids=producer.id_strategy == "offset",
+            max_message_bytes=config.ingest.max_message_bytes,
+            original_max_bytes=config.ingest.original_max_bytes,
+        )
+        routes.update(dict.fromkeys(producer.topics, route))
+    return routes
+
+
+@dataclass
+class BatchBuilder:
+    max_docs: int
+    max_bytes: int
+    max_age: float
+    items: list[BulkItem] = field(default_factory=list)
+    nbytes: int = 0
+    offsets: dict[Partition, int] = field(default_factory=dict)
+    opened: float = 0.0
+
+    def add(self, item: BulkItem) -> None:
+        if not self.items:
+            self.opened = time.monotonic()
+        self.items.append(item)
+        self.nbytes += len(item.line)
+        message = item.message
+        self.offsets[(message.topic, message.partition)] = message.offset + 1
+
+    def ready(self) -> bool:
+        return bool(self.items) and (
+            len(self.items) >= self.max_docs
+            or self.nbytes >= self.max_bytes
+            or time.monotonic() - self.opened >= self.max_age
+        )
+
+    def take(self) -> Batch:
+        batch = Batch(self.items, self.nbytes, self.offsets)
+        self.items, self.nbytes, self.offsets = [], 0, {}
+        return batch
+
+
+class Pipeline:
+    def __init__(self, config: Config, es: Elasticsearch, limits: RunLimits) -> None:
+        self.config = config
+        self.limits = limits
+        self.routes = build_routes(config)
+        self.target = DeadLetterTarget(config.deadletter.index, config.deadletter.payload_max_bytes)
+        tuning = config.ingest
+        self.builder = BatchBuilder(
+            tuning.batch_max_docs, tuning.batch_max_bytes, tuning.flush_interval
+        )
+        self.sender = BulkSender(
+            es, self.target, tuning.retry_initial_backoff, tuning.retry_max_backoff
+        )
+        self.stats = Stats()
+        self.stop = threading.Event()
+        self.assigned: set[Partition] = set()
+        self.settled: dict[Partition, int] = {}
+        self.committed: dict[Partition, int] = {}
+        self.source = KafkaSource(
+            config.kafka,
+            config.all_topics(),
+            tuning.batch_max_docs,
+            self.on_revoked,
+            self.on_assigned,
+        )
+
+    def on_assigned(self, partitions: set[Partition]) -> None:
+        self.assigned |= partitions
+        log.info("partitions assigned: %s", format_partitions(partitions))
+
+    def on_revoked(self, partitions: set[Partition]) -> None:
+        """Commits what is settled before another member takes the partitions over.
+
+        The client calls this on its network thread, where nothing may block: batches still in
+        flight are not waited for. Their offsets stay uncommitted, so the next owner reads them
+        again and the deterministic ids make that re-read a no-op.
+        """
+        log.info("partitions revoked: %s", format_partitions(partitions))
+        self.commit_settled(blocking=False)
+        self.assigned -= partitions
+        for partition in partitions:
+            self.settled.pop(partition, None)
+            self.committed.pop(partition, None)
+
+    def commit_settled(self, *, blocking: bool = True) -> None:
+        """Commits, per owned partition, the offset after the last settled batch."""
+        for result in self.sender.results():
+            self.count(result)
+            for partition, offset in result.offsets.items():
+                if partition in self.assigned:
+                    self.settled[partition] = max(offset, self.settled.get(partition, 0))
+        offsets = {
+            partition: offset
+            for partition, offset in self.settled.items()
+            if offset > self.committed.get(partition, -1)
+        }
+        if not offsets:
+            return
+        try:
+            self.source.commit(offsets, blocking=blocking)
+        except Exception as exc:  # a failed commit only means a re-read later, never a loss
+            log.warning("offset commit failed, will try again: %s", exc)
+            return
+        self.committed.update(offsets)
+
+    def count(self, result: BatchResult) -> None:
+        self.stats.indexed += result.indexed
+        self.stats.dead_letters += result.dead_letters
+        self.stats.duplicates += result.duplicates
+        self.stats.retried += result.retried
+        self.stats.committed_batches += 1
+
+    def backpressure(self) -> bool:
+        return (
+            self.sender.retrying.is_set()
+            or self.sender.backlog_bytes >= self.config.ingest.max_buffered_bytes
+        )
+
+    def run(self) -> int:
+        """Runs until stopped, idle or at the message limit; returns the process exit code."""
+        topics = ", ".join(self.config.all_topics())
+        log.info("ingest started: topics=%s group=%s", topics, self.config.kafka.group_id)
+        last_message = time.monotonic()
+        last_stats = time.monotonic()
+        while not self.stop.is_set() and self.sender.failure is None:
+            self.commit_settled()
+            if self.backpressure():
+                self.source.pause()
+                self.source.poll(POLL_SLICE, 1)
+                continue
+            self.source.resume()
+            messages = self.poll()
+            if messages:
+                last_message = time.monotonic()
+                self.handle(messages)
+            if self.builder.ready():
+                self.sender.submit(self.builder.take())
+            now = time.monotonic()
+            if now - last_stats >= self.config.ingest.stats_interval:
+                last_stats = now
+                log.info(self.stats.interval_line(self.safe_lag()))
+            if self.idle_for(now - last_message):
+                log.info("no new messages for %.0fs and all settled: exiting", now - last_message)
+                break
+        return self.shutdown()
+
+    def poll(self) -> list[Message]:
+        limit = self.config.ingest.batch_max_docs
+        if self.limits.max_messages is not None:
+            limit = min(limit, self.limits.max_messages - self.stats.consumed)
+        messages = self.source.poll(POLL_SLICE, limit)
+        if (
+            self.limits.max_messages is not None
+            and self.stats.consumed + len(messages) >= self.limits.max_messages
+        ):
+            self.stop.set()
+        return messages
+
+    def handle(self, messages: list[Message]) -> None:
+        ingested = utc_now()
+        for message in messages:
+            self.builder.add(to_item(message, self.routes[message.topic], self.target, ingested))
+            if self.builder.ready():
+                self.sender.submit(self.builder.take())
+        self.stats.consumed += len(messages)
+
+    def idle_for(self, seconds: float) -> bool:
+        """`--idle-exit`: quiet for long enough, everything settled, and the topics drained."""
+        if self.limits.idle_exit is None or seconds < self.limits.idle_exit:
+            return False
+        if self.builder.items:
+            self.sender.submit(self.builder.take())
+        if not self.sender.idle():
+            return False
+        try:
+            return self.source.drained()
+        except Exception as exc:  # not knowing means not drained
+            log.debug("cannot tell whether the topics are drained: %s", exc)
+            return False
+
+    def safe_lag(self) -> int | None:
+        try:
+            return self.source.lag()
+        except Exception:  # lag is informational; never let it stop ingestion
+            return None
+
+    def shutdown(self) -> int:
+        """Flush, settle, commit, close; exit code 0 only when nothing is left unsettled."""
+        if self.builder.items:
+            self.sender.submit(self.builder.take())
+        settled = self.sender.close(self.limits.shutdown_timeout)
+        self.commit_settled()
+        self.source.close()
+        log.info(self.stats.summary_line())
+        if self.sender.failure is not None:
+            log.error("stopped on an unexpected error: %s", self.sender.failure)
+            return 1
+        if not settled:
+            log.error(
+                "Elasticsearch did not settle everything within %.0fs; the uncommitted messages "
+                "will be read again on the next start",
+                self.limits.shutdown_timeout,
+            )
+            return 1
+        return 0
+
+
+def format_partitions(partitions: set[Partition]) -> str:
+    return ",".join(f"{topic}[{partition}]" for topic, partition in sorted(partitions)) or "-"

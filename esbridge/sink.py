@@ -1,0 +1,214 @@
+"""The Elasticsearch side: one thread that sends batches in order and retries until each is settled.
+
+A batch is settled when every item in it is indexed, was already indexed (a replay), or is in
+dead letters. Only settled batches are handed back for their offsets to be committed; batches
+are settled strictly in submission order, so committed offsets never skip a message.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError, Elasticsearch
+
+from esbridge.bulk import Backoff, Outcome, classify, item_result, rejection_reason
+from esbridge.records import BulkItem, DeadLetterTarget, dead_item
+
+log = logging.getLogger("esbridge.sink")
+
+NDJSON = {
+    "content-type": "application/vnd.elasticsearch+x-ndjson; compatible-with=9",
+    "accept": "application/vnd.elasticsearch+json; compatible-with=9",
+}
+BULK_FILTER = "errors,items.*.status,items.*.error"
+
+
+@dataclass
+class Batch:
+    items: list[BulkItem]
+    nbytes: int
+    offsets: dict[tuple[str, int], int]
+    """Per partition, the offset to commit once this batch is settled (last offset + 1)."""
+
+
+@dataclass
+class BatchResult:
+    offsets: dict[tuple[str, int], int]
+    indexed: int = 0
+    dead_letters: int = 0
+    duplicates: int = 0
+    retried: int = 0
+    per_index: dict[str, int] = field(default_factory=dict)
+
+
+class SendAbortedError(Exception):
+    """Shutdown was asked for while a batch could not be settled; it stays uncommitted."""
+
+
+class BulkSender:
+    def __init__(
+        self,
+        es: Elasticsearch,
+        target: DeadLetterTarget,
+        initial_backoff: float,
+        max_backoff: float,
+    ) -> None:
+        self.es = es
+        self.target = target
+        self.backoff = Backoff(initial_backoff, max_backoff)
+        self.todo: deque[Batch] = deque()
+        self.done: queue.SimpleQueue[BatchResult] = queue.SimpleQueue()
+        self.lock = threading.Condition()
+        self.backlog_bytes = 0
+        self.busy = False
+        self.retrying = threading.Event()
+        self.abort = threading.Event()
+        self.closing = False
+        self.failure: Exception | None = None
+        self.thread = threading.Thread(target=self.run, name="esbridge-bulk", daemon=True)
+        self.thread.start()
+
+    def submit(self, batch: Batch) -> None:
+        with self.lock:
+            self.todo.append(batch)
+            self.backlog_bytes += batch.nbytes
+            self.lock.notify_all()
+
+    def results(self) -> list[BatchResult]:
+        out = []
+        while True:
+            try:
+                out.append(self.done.get_nowait())
+            except queue.Empty:
+                return out
+
+    def idle(self) -> bool:
+        with self.lock:
+            return not self.todo and not self.busy
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Waits until every submitted batch is settled; False when `timeout` passed first."""
+        with self.lock:
+            return self.lock.wait_for(lambda: not self.todo and not self.busy, timeout)
+
+    def close(self, timeout: float) -> bool:
+        """Settles what it can within `timeout`, then stops the thread; True if all settled."""
+        settled = self.wait_idle(timeout)
+        self.abort.set()
+        with self.lock:
+            self.closing = True
+            self.lock.notify_all()
+        self.thread.join(timeout=30)
+        return settled
+
+    def run(self) -> None:
+        while True:
+            with self.lock:
+                self.lock.wait_for(lambda: self.todo or self.closing)
+                if not self.todo:
+                    return
+                batch = self.todo[0]
+                self.busy = True
+            try:
+                result = self.settle(batch)
+            except SendAbortedError:
+                return
+            except Exception as exc:  # surfaced to the pipeline, which stops without committing
+                log.exception("bulk sender failed")
+                self.failure = exc
+                return
+            finally:
+                with self.lock:
+                    self.busy = False
+                    self.lock.notify_all()
+            with self.lock:
+                self.todo.popleft()
+                self.backlog_bytes -= batch.nbytes
+                self.lock.notify_all()
+            self.done.put(result)
+
+    def settle(self, batch: Batch) -> BatchResult:
+        result = BatchResult(offsets=batch.offsets)
+        pending = batch.items
+        while pending:
+            entries = self.send(pending)
+            if entries is None:
+                result.retried += len(pending)
+                self.wait_before_retry(len(pending))
+                continue
+            pending, retry = self.account(pending, entries, result)
+            if retry:
+                self.wait_before_retry(len(pending))
+        self.retrying.clear()
+        self.backoff.reset()
+        return result
+
+    def account(
+        self, items: list[BulkItem], entries: list[dict[str, Any]], result: BatchResult
+    ) -> tuple[list[BulkItem], bool]:
+        """Counts settled items; returns what must go again, and whether any was a retry."""
+        again: list[BulkItem] = []
+        retry = False
+        for item, entry in zip(items, entries, strict=True):
+            status, error = item_result(entry)
+            outcome = classify(status, error)
+            if outcome in (Outcome.INDEXED, Outcome.DUPLICATE):
+                result.duplicates += outcome is Outcome.DUPLICATE
+                if item.dead:
+                    result.dead_letters += 1
+                else:
+                    result.indexed += 1
+            elif outcome is Outcome.RETRY:
+                again.append(item)
+                result.retried += 1
+                retry = True
+            elif item.dead:
+                log.critical(
+                    "dead letter refused by Elasticsearch, kept in this log: reason=%r line=%s",
+                    rejection_reason(status, error),
+                    item.line.decode("utf-8", errors="replace"),
+                )
+                result.dead_letters += 1
+            else:
+                reason = rejection_reason(status, error)
+                again.append(
+                    dead_item(item.message, item.producer, "rejected", reason, self.target)
+                )
+        return again, retry
+
+    def send(self, items: list[BulkItem]) -> list[dict[str, Any]] | None:
+        """The bulk response's items, or None when the whole request must be retried."""
+        body = b"".join(item.line for item in items)
+        try:
+            response = self.es.perform_request(
+                "POST", "/_bulk", params={"filter_path": BULK_FILTER}, headers=NDJSON, body=body
+            )
+        except (TransportConnectionError, ConnectionTimeout) as exc:
+            log.warning("elasticsearch unreachable, will retry: %s", exc)
+            return None
+        except ApiError as exc:
+            if exc.meta.status == 429 or exc.meta.status >= 500:
+                log.warning("bulk request refused (HTTP %s), will retry", exc.meta.status)
+                return None
+            log.error("bulk request rejected as a whole (HTTP %s): %s", exc.meta.status, exc)
+            error = {"type": "bulk_request_rejected", "reason": str(exc.message)}
+            return [{"create": {"status": exc.meta.status, "error": error}}] * len(items)
+        body_items = response.body.get("items") if isinstance(response.body, dict) else None
+        if not isinstance(body_items, list) or len(body_items) != len(items):
+            log.warning("bulk response without one entry per item, will retry")
+            return None
+        return body_items
+
+    def wait_before_retry(self, count: int) -> None:
+        self.retrying.set()
+        delay = self.backoff.next_delay()
+        log.info("retrying %d item(s) in %.1fs", count, delay)
+        if self.abort.wait(delay):
+            raise SendAbortedError

@@ -1,0 +1,151 @@
+"""A unique dCache "site" per test: its own topics, indices, templates and consumer group."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
+
+from esbridge.config import Config, load_config
+from esbridge.installer import detect_capabilities, install
+from esbridge.pipeline import Pipeline, RunLimits
+from esbridge.stats import Stats
+from esbridge.templates import render_resources
+
+PARSERS = ("billing", "logs", "access", "poolinfo")
+MANDATORY = {
+    "billing": "[msgType, date]",
+    "logs": "[message]",
+    "access": "[message]",
+    "poolinfo": "[pool, '@timestamp']",
+}
+
+
+@dataclass
+class Site:
+    name: str
+    config_path: Path
+    config: Config
+    es: Elasticsearch
+    kafka_bootstrap: str
+
+    def topic(self, parser: str) -> str:
+        return f"{self.name}-{parser}"
+
+    def index(self, parser: str) -> str:
+        return f"{self.name}-{parser}"
+
+    @property
+    def deadletter(self) -> str:
+        return f"{self.name}-deadletter"
+
+    def produce(self, parser: str, values: list[bytes]) -> None:
+        producer = KafkaProducer(bootstrap_servers=self.kafka_bootstrap, acks="all", linger_ms=5)
+        for value in values:
+            producer.send(self.topic(parser), value)
+        producer.flush()
+        producer.close()
+
+    def ingest(self, **limits: Any) -> tuple[int, Stats]:
+        """One in-process `esbridge ingest` run; returns its exit code and counters."""
+        limits.setdefault("idle_exit", 4.0)
+        pipeline = Pipeline(self.config, self.es, RunLimits(**limits))
+        return pipeline.run(), pipeline.stats
+
+    def ingest_process(self, *args: str) -> subprocess.Popen[bytes]:
+        """`esbridge ingest` as an operator runs it, in its own process."""
+        command = [sys.executable, "-m", "esbridge", "ingest", "-c", str(self.config_path), *args]
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def docs(self, index: str) -> list[dict[str, Any]]:
+        self.es.indices.refresh(index=index)
+        hits = self.es.search(index=index, size=10_000, query={"match_all": {}}, sort=["_doc"])
+        return [{"_id": hit["_id"], **hit["_source"]} for hit in hits["hits"]["hits"]]
+
+    def count(self, index: str) -> int:
+        self.es.indices.refresh(index=index)
+        return int(self.es.count(index=index)["count"])
+
+    def committed(self, parser: str, group: str | None = None) -> int | None:
+        admin = KafkaAdminClient(bootstrap_servers=self.kafka_bootstrap)
+        try:
+            group = group or self.config.kafka.group_id
+            offsets = admin.list_group_offsets(group)[group]
+        finally:
+            admin.close()
+        found = offsets.get(TopicPartition(self.topic(parser), 0))
+        return None if found is None else int(found.offset)
+
+
+def write_config(directory: Path, name: str, bootstrap: str, es_url: str, extra: str) -> Path:
+    producers = "".join(
+        f"""
+  - name: {parser}
+    topics: [{name}-{parser}]
+    parser: {parser}
+    index: {name}-{parser}
+    mandatory_fields: {MANDATORY[parser]}
+"""
+        for parser in PARSERS
+    )
+    path = directory / "esbridge.yml"
+    path.write_text(
+        f"""
+log_timezone: Europe/Berlin
+kafka:
+  bootstrap: {bootstrap}
+  group_id: {name}-group
+  session_timeout_ms: 10000
+elasticsearch:
+  hosts: ["{es_url}"]
+producers:{producers}
+deadletter:
+  index: {name}-deadletter
+ingest:
+  batch_max_docs: 500
+  flush_interval: 200ms
+  stats_interval: 2s
+  retry_initial_backoff: 200ms
+  retry_max_backoff: 2s
+  max_message_bytes: 8kb
+{extra}
+"""
+    )
+    return path
+
+
+def make_site(
+    tmp_path: Path, es: Elasticsearch, kafka_bootstrap: str, es_url: str, extra: str = ""
+) -> Site:
+    name = f"t{uuid.uuid4().hex[:10]}"
+    path = write_config(tmp_path, name, kafka_bootstrap, es_url, extra)
+    config = load_config(path, environ=os.environ)
+    ilm = detect_capabilities(es).ilm
+    install(
+        es,
+        render_resources(config.producers, config.deadletter, ilm=ilm, prefix=name),
+        dry_run=False,
+    )
+    return Site(name, path, config, es, kafka_bootstrap)
+
+
+def remove_site(site: Site) -> None:
+    es = site.es
+    found = es.indices.get(index=f"{site.name}-*", expand_wildcards="all", allow_no_indices=True)
+    if found:
+        es.indices.delete(index=",".join(found))
+    es.options(ignore_status=404).indices.delete_index_template(name=f"{site.name}-*")
+    es.options(ignore_status=404).cluster.delete_component_template(name=f"{site.name}-*")
+    admin = KafkaAdminClient(bootstrap_servers=site.kafka_bootstrap)
+    try:
+        existing = set(admin.list_topics())
+        admin.delete_topics([t for t in map(site.topic, PARSERS) if t in existing])
+    finally:
+        admin.close()

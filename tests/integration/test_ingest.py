@@ -1,0 +1,98 @@
+"""`esbridge ingest` against the real broker and node: nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from tests.integration.sites import PARSERS, Site
+
+
+def sample_lines(samples_dir: Path, parser: str) -> list[bytes]:
+    return [line for line in (samples_dir / f"{parser}.jsonl").read_bytes().splitlines() if line]
+
+
+def test_every_producer_is_indexed_end_to_end_from_the_samples(
+    site: Site, samples_dir: Path
+) -> None:
+    expected = {parser: sample_lines(samples_dir, parser) for parser in PARSERS}
+    for parser, lines in expected.items():
+        site.produce(parser, lines)
+
+    code, stats = site.ingest()
+
+    assert code == 0
+    assert stats.consumed == stats.indexed == sum(map(len, expected.values()))
+    assert site.count(site.deadletter) == 0
+    for parser, lines in expected.items():
+        docs = site.docs(site.index(parser))
+        assert len(docs) == len(lines)
+        assert {doc["_id"] for doc in docs} == {
+            f"{site.topic(parser)}-0-{offset}" for offset in range(len(lines))
+        }
+        for doc in docs:
+            assert doc["producer"] == parser
+            assert doc["kafka"]["topic"] == site.topic(parser)
+            assert doc["@timestamp"].endswith("Z")
+            assert doc["event"]["original"].encode() in lines
+    assert site.committed("billing") == len(expected["billing"])
+
+
+def test_replaying_the_same_offsets_creates_no_duplicates(site: Site, samples_dir: Path) -> None:
+    lines = sample_lines(samples_dir, "billing")
+    site.produce("billing", lines)
+    first_code, first = site.ingest()
+    before = {doc["_id"]: doc["event"]["ingested"] for doc in site.docs(site.index("billing"))}
+
+    site.config = site.config.model_copy(
+        update={"kafka": site.config.kafka.model_copy(update={"group_id": f"{site.name}-replay"})}
+    )
+    replay_code, replay = site.ingest()
+    after = {doc["_id"]: doc["event"]["ingested"] for doc in site.docs(site.index("billing"))}
+
+    assert first_code == replay_code == 0
+    assert first.indexed == len(lines)
+    assert replay.consumed == len(lines)
+    assert replay.duplicates == len(lines)
+    assert after == before  # not one document rewritten or added
+    assert site.committed("billing", group=f"{site.name}-replay") == len(lines)
+
+
+def test_bad_messages_land_in_dead_letters_with_reasons_while_the_rest_flows(
+    site: Site, samples_dir: Path
+) -> None:
+    good = sample_lines(samples_dir, "billing")
+    bad = {
+        "json_decode": b'{"msgType": "transfer", "date": ',
+        "not_utf8": b'{"msgType": "transfer", "cellName": "\xff\xfe"}',
+        "oversize": orjson.dumps(
+            {"msgType": "transfer", "date": "2026-10-14T09:12:03Z", "x": "y" * 9000}
+        ),
+        "missing_field": b'{"msgType": "transfer"}',
+        "bad_timestamp": b'{"msgType": "transfer", "date": "14/10/2026"}',
+        "rejected": orjson.dumps(
+            {"msgType": "transfer", "date": "2026-10-14T09:12:03Z", "fileSize": "eight gigabytes"}
+        ),
+        "not_an_object": b'"just a string"',
+    }
+    values = [*good[:5], *bad.values(), *good[5:]]
+    site.produce("billing", values)
+
+    code, stats = site.ingest()
+
+    assert code == 0
+    assert stats.indexed == len(good)
+    assert stats.dead_letters == len(bad)
+    letters = {doc["kafka"]["offset"]: doc for doc in site.docs(site.deadletter)}
+    for position, (error_type, raw) in enumerate(bad.items(), start=5):
+        letter = letters[position]
+        assert letter["error"]["type"] == error_type
+        assert letter["error"]["message"]
+        assert letter["producer"] == "billing"
+        assert letter["deadletter"]["payload_size"] == len(raw)
+    assert "billing.file_size" in letters[5 + list(bad).index("rejected")]["error"]["message"]
+    indexed = {doc["kafka"]["offset"] for doc in site.docs(site.index("billing"))}
+    assert indexed.isdisjoint(letters)
+    assert indexed | set(letters) == set(range(len(values)))
+    assert site.committed("billing") == len(values)
