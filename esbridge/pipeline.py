@@ -20,7 +20,7 @@ from esbridge.deadletter import utc_now
 from esbridge.message import Message
 from esbridge.records import BulkItem, DeadLetterTarget, Route, to_item
 from esbridge.sink import Batch, BatchResult, BulkSender
-from esbridge.source import KafkaSource, Partition
+from esbridge.source import Partition, open_source
 from esbridge.stats import Stats
 from esbridge.transforms import PARSERS, ParseContext
 
@@ -107,7 +107,7 @@ class Pipeline:
         self.assigned: set[Partition] = set()
         self.settled: dict[Partition, int] = {}
         self.committed: dict[Partition, int] = {}
-        self.source = KafkaSource(
+        self.source = open_source(
             config.kafka,
             config.all_topics(),
             tuning.batch_max_docs,

@@ -7,6 +7,7 @@ import click
 from esbridge import __version__
 from esbridge.cli.ingest import ingest
 from esbridge.cli.setup import setup
+from esbridge.cli.simulate import simulate
 from esbridge.cli.stack import stack
 
 
@@ -26,3 +27,4 @@ def main() -> None:
 main.add_command(stack)
 main.add_command(setup)
 main.add_command(ingest)
+main.add_command(simulate)

@@ -39,11 +39,11 @@ def ingest(
     shutdown_timeout: float,
     log_level: str,
 ) -> None:
-    """Consume the producers' Kafka topics into their Elasticsearch indices.
+    """Kafka topics -> per-producer indices (the bridge).
 
-    At-least-once with deterministic ids (no duplicates on replay); messages that cannot be
-    indexed go to the dead-letter index with their reason. SIGTERM/SIGINT: stop polling,
-    flush, commit, exit 0.
+    Consumes every producer's topics into its Elasticsearch index, at-least-once with
+    deterministic ids (no duplicates on replay). Messages that cannot be indexed go to the
+    dead-letter index with their reason. SIGTERM/SIGINT: stop polling, flush, commit, exit 0.
     """
     config = read_config(config_path)
     setup_logging(log_level)

@@ -19,7 +19,11 @@ from esbridge.templates import render_resources
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as a JSON array.")
 def setup(config_path: Path, dry_run: bool, as_json: bool) -> None:
-    """Render index-templates/ and install them: idempotent, a second run changes nothing."""
+    """Install index templates, ILM policies and write aliases.
+
+    Renders index-templates/ for every producer of the config and installs what differs:
+    idempotent, a second run changes nothing and says so.
+    """
     config = read_config(config_path)
     es = make_client(config.elasticsearch)
     capabilities = detect_capabilities(es)

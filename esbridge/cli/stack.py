@@ -23,7 +23,10 @@ dir_option = click.option(
 
 @click.group()
 def stack() -> None:
-    """Run a single-node Apache Kafka and Elasticsearch on loopback (downloaded once)."""
+    """Local Kafka + Elasticsearch on loopback.
+
+    A single-node Apache Kafka (KRaft) and Elasticsearch, fetched once from Maven Central.
+    """
 
 
 @stack.command()

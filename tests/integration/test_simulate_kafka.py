@@ -1,0 +1,112 @@
+"""The simulator against the real broker: every message arrives once, byte for byte."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.admin import NewTopic
+
+from esbridge.simulate import KINDS, SendError, mix, run_simulation, send
+
+pytestmark = pytest.mark.integration
+
+START = datetime(2026, 10, 14, 7, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def admin(kafka_bootstrap: str) -> Iterator[KafkaAdminClient]:
+    client = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def topics(admin: KafkaAdminClient) -> Iterator[dict[str, str]]:
+    """One fresh three-partition topic per kind, deleted afterwards."""
+    suffix = uuid.uuid4().hex[:10]
+    names = {kind: f"esbridge-sim-{kind}-{suffix}" for kind in KINDS}
+    admin.create_topics([NewTopic(name, 3, 1) for name in names.values()])
+    yield names
+    admin.delete_topics(list(names.values()))
+
+
+def consume(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -> list[bytes]:
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    values: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                values.extend(record.value for record in records)
+            if len(values) >= expected:
+                # One more poll: anything beyond `expected` would be a duplicate.
+                for records in consumer.poll(timeout_ms=1000).values():
+                    values.extend(record.value for record in records)
+                break
+    finally:
+        consumer.close()
+    return values
+
+
+def test_mixed_traffic_arrives_complete_per_topic(
+    kafka_bootstrap: str, topics: dict[str, str]
+) -> None:
+    messages = list(mix(500, seed=3, incidents=True, start=START))
+    expected = {kind: Counter(m for k, m in messages if k == kind) for kind in KINDS}
+    progress: list[int] = []
+
+    report = send([kafka_bootstrap], topics, messages, None, progress=progress.append)
+
+    assert report.per_topic == {topics[k]: sum(c.values()) for k, c in expected.items()}
+    assert report.total == 500 and progress[-1] == 500
+    assert all(report.per_topic.values())
+    for kind, payloads in expected.items():
+        received = consume(kafka_bootstrap, topics[kind], sum(payloads.values()))
+        assert Counter(received) == payloads, kind
+
+
+def test_the_rate_limit_holds_against_the_broker(
+    kafka_bootstrap: str, topics: dict[str, str]
+) -> None:
+    report = send(kafka_bootstrap, topics, mix(300, start=START), 200.0)
+    assert report.total == 300
+    assert report.seconds >= 1.3  # 300 at 200/s, less the initial token and burst
+    assert report.rate <= 230
+
+
+def test_run_simulation_sends_what_it_reports(kafka_bootstrap: str, topics: dict[str, str]) -> None:
+    chosen = {kind: topics[kind] for kind in ("billing", "logs", "poolinfo")}
+
+    result = run_simulation([kafka_bootstrap], chosen, None, 1000, incidents=True, seed=1)
+
+    assert result.sent.total == 1000
+    assert set(result.sent.per_topic) == set(chosen.values())
+    assert len(result.incidents) == 4
+    assert (
+        len(consume(kafka_bootstrap, chosen["logs"], result.sent.per_topic[chosen["logs"]]))
+        == (result.sent.per_topic[chosen["logs"]])
+    )
+
+
+def test_a_broker_side_rejection_is_raised_not_dropped(
+    kafka_bootstrap: str, admin: KafkaAdminClient
+) -> None:
+    name = f"esbridge-sim-small-{uuid.uuid4().hex[:10]}"
+    admin.create_topics([NewTopic(name, 1, 1, topic_configs={"max.message.bytes": "300"})])
+    try:
+        with pytest.raises(SendError, match=name):
+            send(kafka_bootstrap, {"billing": name}, mix(50, start=START, kinds=("billing",)), None)
+    finally:
+        admin.delete_topics([name])
