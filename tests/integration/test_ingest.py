@@ -96,3 +96,20 @@ def test_bad_messages_land_in_dead_letters_with_reasons_while_the_rest_flows(
     assert indexed.isdisjoint(letters)
     assert indexed | set(letters) == set(range(len(values)))
     assert site.committed("billing") == len(values)
+
+
+def test_confluent_backend_indexes_and_commits_exactly_like_kafka_python(
+    site: Site, samples_dir: Path
+) -> None:
+    lines = sample_lines(samples_dir, "billing")
+    site.produce("billing", [*lines, b"{broken"])
+    kafka = site.config.kafka.model_copy(update={"backend": "confluent"})
+    site.config = site.config.model_copy(update={"kafka": kafka})
+
+    code, stats = site.ingest()
+
+    assert code == 0
+    assert (stats.indexed, stats.dead_letters) == (len(lines), 1)
+    ids = {doc["_id"] for doc in site.docs(site.index("billing"))}
+    assert ids == {f"{site.topic('billing')}-0-{offset}" for offset in range(len(lines))}
+    assert site.committed("billing") == len(lines) + 1

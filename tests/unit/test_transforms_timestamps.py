@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -70,12 +70,14 @@ def test_iso_timestamps_of_one_minute_agree_with_a_full_conversion() -> None:
 
 
 def test_iso_timestamp_minute_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(timestamps, "_UTC_MINUTES", {})
     monkeypatch.setattr(timestamps, "_UTC_MINUTES_MAX", 2)
     values = [f"2026-10-14T09:{minute:02d}:03+02:00" for minute in range(5)]
     assert [parse_iso_timestamp(value) for value in values] == [
         f"2026-10-14T07:{minute:02d}:03.000Z" for minute in range(5)
     ]
-    assert len(timestamps._UTC_MINUTES) <= 2
+    remembered = timestamps._UTC_MINUTES
+    assert remembered == {("2026-10-14T09:04", timezone(timedelta(hours=2))): "2026-10-14T07:04"}
 
 
 @pytest.mark.parametrize(
