@@ -18,3 +18,4 @@ def setup_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     logging.getLogger("esbridge").setLevel(level.upper())
+    logging.getLogger("kafka").setLevel(logging.ERROR)  # its event-loop timing notes are noise

@@ -26,10 +26,12 @@ esbridge ingest -c "$CONFIG" --idle-exit 5
 echo "== documents per index"
 python - "$CONFIG" <<'PY'
 import sys
+from pathlib import Path
+
 from esbridge.config import load_config
 from esbridge.es import make_client
 
-config = load_config(sys.argv[1])
+config = load_config(Path(sys.argv[1]))
 es = make_client(config.elasticsearch)
 indices = [p.index for p in config.producers] + [config.deadletter.index]
 es.indices.refresh(index=",".join(indices))
