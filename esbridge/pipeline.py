@@ -176,10 +176,9 @@ class Pipeline:
         while not self.stop.is_set() and self.sender.failure is None:
             self.commit_settled()
             if self.backpressure():
-                self.source.pause()
-                self.source.poll(POLL_SLICE, 1)
-                continue
-            self.source.resume()
+                self.source.pause()  # poll() below then only keeps the group membership alive
+            else:
+                self.source.resume()
             messages = self.poll()
             if messages:
                 last_message = time.monotonic()
