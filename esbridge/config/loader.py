@@ -45,11 +45,37 @@ class ConfigError(Exception):
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     """Read, interpolate (from `environ`, default `os.environ`) and validate the config at `path`.
 
-    Raises ConfigError for anything from a missing file to a bad value.
+    The rules files of `watch.rules_dir` are read too. Raises ConfigError for anything from a
+    missing file to a bad value.
     """
+    env = os.environ if environ is None else environ
+    data, lines = _parse(path)
+    if data is None:
+        raise _error(path, None, "the file is empty: expected a mapping of sections")
+    if not isinstance(data, dict):
+        kind = "list" if isinstance(data, list) else "single value"
+        raise _error(path, lines[()], f"the top level must be a mapping of sections, not a {kind}")
+    try:
+        data = interpolate(data, lines, env)
+    except SourceError as exc:
+        raise _source_error(path, exc) from None
+    rules_files = _add_rules_dir(data, path, lines, env)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            _locate(path, lines, rules_files, loc, message)
+            for loc, message in _validation_messages(exc)
+        ]
+        problems.sort(key=lambda p: (p.file != path, str(p.file), p.line or 0))
+        raise ConfigError(problems) from None
+
+
+def _parse(path: Path) -> tuple[object, dict[KeyPath, int]]:
+    """The data and key lines of the YAML file at `path`; ConfigError if it cannot be read."""
     text = _read(path)
     try:
-        data, lines = parse_yaml(text)
+        return parse_yaml(text)
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         raise _error(path, line, "invalid YAML: a control character YAML does not allow") from None
@@ -57,22 +83,84 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
         raise _yaml_error(path, exc) from None
     except SourceError as exc:
         raise _source_error(path, exc) from None
-    if data is None:
-        raise _error(path, None, "the file is empty: expected a mapping of sections")
-    if not isinstance(data, dict):
-        kind = "list" if isinstance(data, list) else "single value"
-        raise _error(path, lines[()], f"the top level must be a mapping of sections, not a {kind}")
+
+
+@dataclass(frozen=True)
+class _RulesFile:
+    """A file of `watch.rules_dir`: where its rules sit in `watch.rules`, to report errors at
+    their own file and line; `prefix` is the key path of its list of rules."""
+
+    path: Path
+    lines: dict[KeyPath, int]
+    prefix: KeyPath
+    start: int
+    count: int
+
+
+def _add_rules_dir(
+    data: object, path: Path, lines: dict[KeyPath, int], environ: Mapping[str, str]
+) -> list[_RulesFile]:
+    """Appends the rules of every `*.yml` in `watch.rules_dir` (relative to the config's folder)
+    to `watch.rules`, so they are validated as if written there, and says where each came from.
+    """
+    watch = data.get("watch") if isinstance(data, dict) else None
+    if not isinstance(watch, dict) or not isinstance(watch.get("rules_dir"), str):
+        return []
+    rules = watch.setdefault("rules", [])
+    if not isinstance(rules, list):
+        return []  # validation reports it
+    folder = path.parent / watch["rules_dir"]
+    if not folder.is_dir():
+        line = line_of(lines, ("watch", "rules_dir"))
+        raise ConfigError([ConfigProblem(path, line, "watch.rules_dir", "no such folder")])
+    watch["rules_dir"] = str(folder)
+    found: list[_RulesFile] = []
+    for file in sorted(folder.glob("*.yml")):
+        file_rules, file_lines, prefix = _read_rules(file, environ)
+        found.append(_RulesFile(file, file_lines, prefix, len(rules), len(file_rules)))
+        rules.extend(file_rules)
+    return found
+
+
+def _read_rules(
+    path: Path, environ: Mapping[str, str]
+) -> tuple[list[object], dict[KeyPath, int], KeyPath]:
+    """A rules file's rules (a list, or a mapping whose only key is `rules`), lines and prefix."""
+    data, lines = _parse(path)
     try:
-        data = interpolate(data, lines, os.environ if environ is None else environ)
-        return Config.model_validate(data)
+        data = interpolate(data, lines, environ)
     except SourceError as exc:
         raise _source_error(path, exc) from None
-    except ValidationError as exc:
-        problems = [
-            ConfigProblem(path, line_of(lines, loc), format_path(loc), message)
-            for loc, message in _validation_messages(exc)
-        ]
-        raise ConfigError(sorted(problems, key=lambda p: p.line or 0)) from None
+    if data is None:
+        return [], lines, ()
+    if isinstance(data, list):
+        return data, lines, ()
+    if not isinstance(data, dict):
+        raise _error(path, lines[()], "expected a list of rules, or a mapping with the key rules")
+    rules = data.get("rules")
+    problems = [
+        ConfigProblem(path, line_of(lines, (key,)), str(key), "unknown key: only rules is allowed")
+        for key in data
+        if key != "rules"
+    ]
+    if isinstance(rules, list) and not problems:
+        return rules, lines, ("rules",)
+    if not isinstance(rules, list):
+        line = line_of(lines, ("rules",))
+        problems.append(ConfigProblem(path, line, "rules", "expected a list of rules"))
+    raise ConfigError(problems)
+
+
+def _locate(
+    path: Path, lines: dict[KeyPath, int], rules_files: list[_RulesFile], loc: KeyPath, message: str
+) -> ConfigProblem:
+    """The problem at `loc`, in the rules file a rule came from if it came from one."""
+    index = loc[2] if len(loc) > 2 and loc[:2] == ("watch", "rules") else None
+    for file in rules_files:
+        if isinstance(index, int) and file.start <= index < file.start + file.count:
+            local = (*file.prefix, index - file.start, *loc[3:])
+            return ConfigProblem(file.path, line_of(file.lines, local), format_path(local), message)
+    return ConfigProblem(path, line_of(lines, loc), format_path(loc), message)
 
 
 def format_path(loc: KeyPath) -> str:

@@ -26,7 +26,9 @@ from pydantic import (
     model_validator,
 )
 
+from esbridge.config.notify import NotificationsConfig
 from esbridge.config.units import Bytes, Seconds
+from esbridge.config.watch import WatchConfig
 
 Loc = tuple[str | int, ...]
 
@@ -259,11 +261,37 @@ class Config(_Section):
 
     dcache_instance: NonEmptyStr | None = None
     log_timezone: TimeZone = ZoneInfo("UTC")
+    # Names esbridge's templates and policies `<prefix>-...`: two bridges sharing a cluster
+    # keep apart by using different prefixes.
+    template_prefix: IndexName = "esbridge"
     kafka: KafkaConfig
     elasticsearch: ElasticsearchConfig
     producers: Annotated[tuple[ProducerConfig, ...], NonEmpty]
     deadletter: DeadletterConfig = DeadletterConfig()
     ingest: IngestConfig = IngestConfig()
+    notifications: NotificationsConfig | None = None
+    watch: WatchConfig | None = None
+
+    @model_validator(mode="after")
+    def _check_watch(self) -> Self:
+        """Rules read a configured producer, and issues get an index of their own."""
+        if self.watch is None:
+            return self
+        errors: list[tuple[Loc, str]] = []
+        try:
+            _index_name(self.watch.issues_index)
+        except ValueError as exc:
+            errors.append((("watch", "issues_index"), str(exc)))
+        if self.watch.issues_index in {p.index for p in self.producers} | {self.deadletter.index}:
+            errors.append((("watch", "issues_index"), "same as a producer's or deadletter.index"))
+        names = [p.name for p in self.producers]
+        for i, rule in enumerate(self.watch.rules):
+            if rule.producer not in names:
+                message = f"not a producer's name: expected one of {', '.join(names)}"
+                errors.append((("watch", "rules", i, "producer"), message))
+        if errors:
+            raise LocatedError(errors)
+        return self
 
     @model_validator(mode="after")
     def _check_producers(self) -> Self:

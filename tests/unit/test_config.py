@@ -21,6 +21,8 @@ from esbridge.config import (
     ProducerConfig,
     load_config,
 )
+from esbridge.config.notify import NotificationsConfig, SmtpConfig, WebhookConfig
+from esbridge.config.watch import WatchConfig
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dcache.yml"
 
@@ -290,10 +292,10 @@ def test_bad_zone_is_rejected_naming_log_timezone(write: Write) -> None:
     )
 
 
-def test_sections_not_defined_yet_are_rejected(write: Write) -> None:
-    path = write(MINIMAL + "watch:\n  rules: []\n")
+def test_unknown_top_level_section_is_rejected(write: Write) -> None:
+    path = write(MINIMAL + "kibana:\n  url: http://127.0.0.1:5601\n")
 
-    assert load_error(path) == f"{path}:10: watch: unknown key"
+    assert load_error(path) == f"{path}:10: kibana: unknown key"
 
 
 def test_duplicate_topic_across_producers_is_rejected(write: Write) -> None:
@@ -444,6 +446,10 @@ SECTIONS: dict[tuple[str | int, ...], type[BaseModel]] = {
     ("producers", 0): ProducerConfig,
     ("deadletter",): DeadletterConfig,
     ("ingest",): IngestConfig,
+    ("watch",): WatchConfig,
+    ("notifications",): NotificationsConfig,
+    ("notifications", "smtp"): SmtpConfig,
+    ("notifications", "webhook"): WebhookConfig,
 }
 LEAVES = [
     (*section, name)
@@ -465,6 +471,8 @@ def test_no_key_ever_echoes_its_value_in_errors(
     """Covers every key, so a key added later, or a pydantic upgrade, cannot start leaking."""
     data: Any = yaml.safe_load(MINIMAL)
     data["deadletter"] = {}
+    data["watch"] = {}
+    data["notifications"] = {"smtp": {}, "webhook": {}}
     data["ingest"] = {"batch_max_docs": "many"}  # an error even where the secret is valid
     parent = data
     for part in leaf[:-1]:

@@ -1,0 +1,1 @@
+"""`esbridge watch`: log signatures become tracked issues, with a lifecycle and notifications."""
