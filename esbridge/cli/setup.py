@@ -27,7 +27,9 @@ def setup(config_path: Path, dry_run: bool, as_json: bool) -> None:
     config = read_config(config_path)
     es = make_client(config.elasticsearch)
     capabilities = detect_capabilities(es)
-    resources = render_resources(config.producers, config.deadletter, ilm=capabilities.ilm)
+    resources = render_resources(
+        config.producers, config.deadletter, ilm=capabilities.ilm, prefix=config.template_prefix
+    )
     try:
         changes = install(es, resources, dry_run=dry_run)
     except SetupError as exc:

@@ -99,6 +99,7 @@ def write_config(directory: Path, name: str, bootstrap: str, es_url: str, extra:
     path.write_text(
         f"""
 log_timezone: Europe/Berlin
+template_prefix: {name}
 kafka:
   bootstrap: {bootstrap}
   group_id: {name}-group
@@ -130,7 +131,9 @@ def make_site(
     ilm = detect_capabilities(es).ilm
     install(
         es,
-        render_resources(config.producers, config.deadletter, ilm=ilm, prefix=name),
+        render_resources(
+            config.producers, config.deadletter, ilm=ilm, prefix=config.template_prefix
+        ),
         dry_run=False,
     )
     return Site(name, path, config, es, kafka_bootstrap)
