@@ -16,7 +16,8 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from esbridge.config.models import Config, LocatedError
+from esbridge.config.base import LocatedError
+from esbridge.config.models import Config
 from esbridge.config.source import KeyPath, SourceError, interpolate, line_of, parse_yaml
 
 

@@ -9,40 +9,25 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal, Self
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     model_validator,
 )
 
+from esbridge.config.base import Loc, LocatedError, Section, http_url, non_empty
 from esbridge.config.notify import NotificationsConfig
 from esbridge.config.units import Bytes, Seconds
 from esbridge.config.watch import WatchConfig
 
-Loc = tuple[str | int, ...]
-
-
-class LocatedError(ValueError):
-    """Several problems found by one validator, each at a key path relative to the model."""
-
-    def __init__(self, errors: Sequence[tuple[Loc, str]]) -> None:
-        self.errors = list(errors)
-        super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in errors))
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Section = Section
 
 
 def _split_list(value: object) -> object:
@@ -73,16 +58,7 @@ def _host_port(value: str) -> str:
 
 
 def _es_url(value: str) -> str:
-    parts = urlsplit(value)
-    try:
-        parts.port  # noqa: B018 - raises ValueError when the port is out of range
-    except ValueError:
-        raise ValueError("the URL's port is not valid") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("expected an http:// or https:// URL with a host")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("put credentials in elasticsearch.username/password, not in the URL")
-    return value
+    return http_url(value, "elasticsearch.username/password")
 
 
 _INDEX = re.compile(r"[a-z0-9][a-z0-9._-]{0,199}")
@@ -116,13 +92,6 @@ def _producer_name(value: str) -> str:
     return value
 
 
-def _non_empty(value: tuple[object, ...]) -> tuple[object, ...]:
-    # An after-validator rather than min_length: that would also fire when items fail.
-    if not value:
-        raise ValueError("must list at least one")
-    return value
-
-
 def _field_path(value: str) -> str:
     if "" in value.split("."):
         raise ValueError("expected a dotted field path such as status.code")
@@ -130,7 +99,7 @@ def _field_path(value: str) -> str:
 
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
-NonEmpty = AfterValidator(_non_empty)
+NonEmpty = AfterValidator(non_empty)
 HostPort = Annotated[str, AfterValidator(_host_port)]
 EsUrl = Annotated[str, AfterValidator(_es_url)]
 IndexName = Annotated[str, AfterValidator(_index_name)]

@@ -11,23 +11,19 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal, Self
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     model_validator,
 )
 
+from esbridge.config.base import LocatedError, Section, http_url, non_empty
 from esbridge.config.units import Seconds
 
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Section = Section
 
 
 _ADDRESS = re.compile(r"[^\s@<>,;:\"()\[\]\\]+@[^\s@<>,;:\"()\[\]\\]+")
@@ -46,24 +42,8 @@ def _no_control(value: str) -> str:
     return value
 
 
-def _non_empty(value: tuple[str, ...]) -> tuple[str, ...]:
-    # An after-validator rather than min_length: that would also fire when items fail.
-    if not value:
-        raise ValueError("must list at least one")
-    return value
-
-
 def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    try:
-        parts.port  # noqa: B018 - raises ValueError when the port is out of range
-    except ValueError:
-        raise ValueError("the URL's port is not valid") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("expected an http:// or https:// URL with a host")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError("put credentials in webhook.headers (e.g. Authorization), not in the URL")
-    return value
+    return http_url(value, "webhook.headers (e.g. Authorization)")
 
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -102,16 +82,13 @@ class SmtpConfig(_Section):
     username: Annotated[str, Field(min_length=1)] | None = None
     password: SecretStr | None = None
     sender: Annotated[Address, Field(alias="from")]
-    to: Annotated[tuple[Address, ...], AfterValidator(_non_empty)]
+    to: Annotated[tuple[Address, ...], AfterValidator(non_empty)]
     timeout: Seconds = 30.0
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Self:
         """Settings that the chosen security or login would silently ignore are errors."""
-        # Imported here: models.py imports this module, and LocatedError lets the loader point
-        # at the offending key rather than at the whole section.
-        from esbridge.config.models import LocatedError  # noqa: PLC0415
-
+        # LocatedError lets the loader point at the offending key, not the whole section.
         if self.username is not None and self.password is None:
             raise LocatedError([(("password",), "required with username")])
         if self.password is not None and self.username is None:

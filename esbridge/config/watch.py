@@ -13,18 +13,17 @@ accepted. A subject `regex` runs in Python only.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from esbridge.config.base import Loc, LocatedError, Section
 from esbridge.config.units import Seconds, parse_duration
 from esbridge.watch.actions import render_command
 from esbridge.watch.lifecycle import RulePolicy, StatusClass
-
-Loc = tuple[str | int, ...]
 
 MAX_NOTIFICATION_DELAY = 900.0
 """The default delay may not exceed 15 minutes: past that, a real outage waits too long."""
@@ -33,16 +32,7 @@ PLACEHOLDERS = frozenset({"subject", "pool", "domain", "host", "rule", "type"})
 """What an action's arguments may name, e.g. `{pool}`."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _located(errors: Sequence[tuple[Loc, str]]) -> ValueError:
-    # Imported here: models.py imports this module. LocatedError lets the loader point at the
-    # offending key rather than at the whole rule.
-    from esbridge.config.models import LocatedError  # noqa: PLC0415
-
-    return LocatedError(errors)
+_Section = Section
 
 
 def _field_path(value: str) -> str:
@@ -130,7 +120,7 @@ def _command(value: tuple[str, ...]) -> tuple[str, ...]:
             known = ", ".join(f"{{{name}}}" for name in sorted(PLACEHOLDERS))
             errors.append(((i,), f"placeholders are {known}; write {{{{ and }}}} for braces"))
     if errors:
-        raise _located(errors)
+        raise LocatedError(errors)
     return value
 
 
@@ -162,7 +152,7 @@ class SignatureConfig(_Section):
         if (self.phrase is None) == (self.regex is None):
             raise ValueError("give exactly one of phrase and regex")
         if self.regex is not None and self.field == "message":
-            raise _located([(("field",), "a regex matches a whole value: use message.keyword")])
+            raise LocatedError([(("field",), "a regex matches a whole value: use message.keyword")])
         return self
 
     @property
@@ -234,7 +224,7 @@ class RuleConfig(_Section):
             if getattr(self, key) is not None and self.status_class not in classes
         ]
         if errors:
-            raise _located(errors)
+            raise LocatedError(errors)
         return self
 
 
@@ -265,7 +255,7 @@ class WatchConfig(_Section):
                 errors.append((("rules", i, "name"), "an earlier rule has this name"))
             names.add(rule.name)
         if errors:
-            raise _located(errors)
+            raise LocatedError(errors)
         return self
 
     def policy(self, rule: RuleConfig) -> RulePolicy:

@@ -1,0 +1,51 @@
+"""What every config section shares: the strict base model, located errors, common checks.
+
+Its own module so that the section modules (models, notify, watch) import it rather than each
+other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict
+
+Loc = tuple[str | int, ...]
+T = TypeVar("T", bound=tuple[object, ...])
+
+
+class LocatedError(ValueError):
+    """Several problems found by one validator, each at a key path relative to the model."""
+
+    def __init__(self, errors: Sequence[tuple[Loc, str]]) -> None:
+        self.errors = list(errors)
+        super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in errors))
+
+
+class Section(BaseModel):
+    """Frozen, and unknown keys are errors: a typo must fail, not fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def non_empty(value: T) -> T:
+    # An after-validator rather than min_length: that would also fire when items fail.
+    if not value:
+        raise ValueError("must list at least one")
+    return value
+
+
+def http_url(value: str, credentials_go: str) -> str:
+    """An http(s) URL with a host and a valid port, without credentials (those would leak)."""
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises ValueError when the port is out of range
+    except ValueError:
+        raise ValueError("the URL's port is not valid") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"put credentials in {credentials_go}, not in the URL")
+    return value
