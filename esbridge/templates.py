@@ -99,6 +99,7 @@ def render_resources(
     *,
     ilm: bool,
     prefix: str = "esbridge",
+    issues_index: str | None = None,
 ) -> list[Resource]:
     """Every resource for these producers and dead letters, in `INSTALL_ORDER`.
 
@@ -106,6 +107,8 @@ def render_resources(
     must not carry `index.lifecycle.*` settings (Elasticsearch rejects them as unknown). Policies
     are rendered either way; the installer decides whether they can be installed. `prefix`
     starts every template and policy name, so that separate installs can share a cluster.
+    `issues_index` (the config's `watch.issues_index`, None without a `watch:` section) adds the
+    issues index's mappings; the index itself is created by the watcher's first write.
 
     Raises ValueError for a parser without mappings or two resources with the same name.
     """
@@ -113,7 +116,7 @@ def render_resources(
         *_envelope_declarations(prefix),
         *(d for p in producers for d in _producer_declarations(p, prefix, ilm=ilm)),
         *_deadletter_declarations(deadletter, prefix, ilm=ilm),
-        # The issues index (`esbridge-issues`) will declare its resources here.
+        *(_issues_declarations(issues_index, prefix) if issues_index is not None else ()),
     ]
     environment = _environment()
     resources = [_render(environment, d) for d in declarations]
@@ -226,6 +229,20 @@ def _deadletter_declarations(
         name,
         "deadletter.index-template",
         {"index": deadletter.index, "composed_of": [mappings], "ilm": ilm, "policy": name},
+    )
+
+
+def _issues_declarations(index: str, prefix: str) -> Iterator[_Declaration]:
+    """A plain index, not an alias: issues are updated in place under stable ids, and an
+    optimistic-concurrency write (`if_seq_no`) must address the one index holding the issue."""
+    name = f"{prefix}-issues"
+    mappings = f"{name}-mappings"
+    yield _Declaration("component_template", mappings, "issues.component", {})
+    yield _Declaration(
+        "index_template",
+        name,
+        "issues.index-template",
+        {"index": index, "composed_of": [mappings]},
     )
 
 

@@ -28,7 +28,11 @@ def setup(config_path: Path, dry_run: bool, as_json: bool) -> None:
     es = make_client(config.elasticsearch)
     capabilities = detect_capabilities(es)
     resources = render_resources(
-        config.producers, config.deadletter, ilm=capabilities.ilm, prefix=config.template_prefix
+        config.producers,
+        config.deadletter,
+        ilm=capabilities.ilm,
+        prefix=config.template_prefix,
+        issues_index=config.watch.issues_index if config.watch is not None else None,
     )
     try:
         changes = install(es, resources, dry_run=dry_run)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 
+from esbridge.cli.durations import DURATION
 from esbridge.cli.options import config_option, read_config
 from esbridge.config import Config
 from esbridge.simulate import SendError, run_simulation
@@ -38,9 +40,21 @@ def topics_by_kind(config: Config) -> dict[str, str]:
     help="Inject pool incidents: disables and re-enables, restarts, DOWN pools, JVM faults.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same traffic.")
+@click.option(
+    "--backdate",
+    type=DURATION,
+    help="Start simulated time this long ago (e.g. 1h), so `esbridge watch` finds incidents "
+    "already past its notification delay.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print counts and incidents as JSON.")
 def simulate(
-    config_path: Path, rate: float, count: int, incidents: bool, seed: int, as_json: bool
+    config_path: Path,
+    rate: float,
+    count: int,
+    incidents: bool,
+    seed: int,
+    backdate: float | None,
+    as_json: bool,
 ) -> None:
     """Synthetic dCache traffic onto the config's topics.
 
@@ -63,6 +77,7 @@ def simulate(
             count,
             incidents=incidents,
             seed=seed,
+            start=None if backdate is None else datetime.now(UTC) - timedelta(seconds=backdate),
             log_zone=str(config.log_timezone),
             progress=progress,
         )

@@ -143,8 +143,8 @@ class Issue:
 
     @property
     def id(self) -> str:
-        """The document id: one issue per rule and subject (rule names have no `:`)."""
-        return f"{self.rule}:{self.subject.name}"
+        """The document id: one issue per rule and subject."""
+        return issue_id(self.rule, self.subject.name)
 
     def to_doc(self) -> dict[str, Any]:
         """The Elasticsearch document: times as ISO-8601 UTC text, absent values as null."""
@@ -221,6 +221,11 @@ class Issue:
             ),
             recent=tuple(doc.get("recent") or ()),
         )
+
+
+def issue_id(rule: str, subject: str) -> str:
+    """The id of `rule`'s issue about `subject`, unambiguous as rule names have no `:`."""
+    return f"{rule}:{subject}"
 
 
 @dataclass(frozen=True)

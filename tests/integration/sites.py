@@ -126,13 +126,18 @@ def make_site(
     tmp_path: Path, es: Elasticsearch, kafka_bootstrap: str, es_url: str, extra: str = ""
 ) -> Site:
     name = f"t{uuid.uuid4().hex[:10]}"
-    path = write_config(tmp_path, name, kafka_bootstrap, es_url, extra)
+    # `{site}` in `extra` names this site, e.g. for an issues index of its own.
+    path = write_config(tmp_path, name, kafka_bootstrap, es_url, extra.replace("{site}", name))
     config = load_config(path, environ=os.environ)
     ilm = detect_capabilities(es).ilm
     install(
         es,
         render_resources(
-            config.producers, config.deadletter, ilm=ilm, prefix=config.template_prefix
+            config.producers,
+            config.deadletter,
+            ilm=ilm,
+            prefix=config.template_prefix,
+            issues_index=config.watch.issues_index if config.watch is not None else None,
         ),
         dry_run=False,
     )

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from esbridge.templates import (
     es_time,
     render_resources,
 )
+from esbridge.watch.lifecycle import Issue, Subject
 
 FIELDS_MD = Path(__file__).resolve().parents[2] / "docs" / "fields.md"
 PARSERS = ("billing", "logs", "access", "poolinfo")
@@ -532,3 +534,33 @@ def test_ilm_policy_rolls_over_and_deletes_per_the_producer_settings() -> None:
     assert phases["delete"] == {"min_age": "400d", "actions": {"delete": {}}}
     deadletter = policies["esbridge-deadletter"]["policy"]["phases"]
     assert deadletter["delete"]["min_age"] == "90d"
+
+
+# --- the issues index --------------------------------------------------------------------------
+
+
+def test_issues_resources_are_rendered_only_for_a_watch_section() -> None:
+    without = render()
+    with_watch = render_resources(PRODUCERS, Deadletter(), ilm=False, issues_index="my-issues")
+
+    added = {(r.kind, r.name) for r in with_watch} - {(r.kind, r.name) for r in without}
+    assert added == {
+        ("component_template", "esbridge-issues-mappings"),
+        ("index_template", "esbridge-issues"),
+    }
+    template = by_name(with_watch, "index_template")["esbridge-issues"]
+    assert template["index_patterns"] == ["my-issues"]
+    assert template["composed_of"] == ["esbridge-issues-mappings"]
+
+
+def test_issues_mappings_cover_every_field_of_an_issue_document() -> None:
+    at = datetime(2025, 3, 1, tzinfo=UTC)
+    issue = Issue("r", "T", Subject("p"), "unresolved", "normal", at, at, at, 1, "m")
+    resources = render_resources(PRODUCERS, Deadletter(), ilm=False, issues_index="i")
+    mapped = by_name(resources, "component_template")["esbridge-issues-mappings"]
+    properties = mapped["template"]["mappings"]["properties"]
+
+    assert set(issue.to_doc()) <= set(properties)
+    assert set(issue.to_doc()["subject"]) <= set(properties["subject"]["properties"])
+    assert properties["last_seen"]["type"] == "date"
+    assert properties["latest_message"]["fields"]["keyword"]["type"] == "keyword"

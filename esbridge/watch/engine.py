@@ -1,0 +1,350 @@
+"""`esbridge watch`: one cycle evaluates every rule, moves every issue on, and sends one digest.
+
+A cycle is safe to repeat and to run in several watchers at once. Reading: each rule's window
+re-reads `lag` before the last checkpoint, and the lifecycle ignores lines it already counted.
+Writing: every change is a conditional write (`IssueStore.update`). Notifying: a watcher first
+claims an issue's pending notification with a conditional write, and only the claim's winner
+mails it. A watcher killed after claiming leaves a claim that expires after `claim_timeout`;
+the next cycle then mails the issue (so at most one digest per claim, and a crash between the
+mail and the mark can send one more, never one fewer).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from elastic_transport import TransportError
+from elasticsearch import ApiError, Elasticsearch
+
+from esbridge.config import Config
+from esbridge.config.watch import RuleConfig, WatchConfig
+from esbridge.notify.digest import Digest, Row, build_digest
+from esbridge.notify.errors import NotifyError
+from esbridge.watch.actions import ActionResult, run_action
+from esbridge.watch.lifecycle import (
+    HISTORY_MAX,
+    Deleted,
+    Issue,
+    Occurrence,
+    RulePolicy,
+    Status,
+    Transition,
+    issue_id,
+    mark_notified,
+    needs_notification,
+    observe,
+    resolve,
+    rides_along,
+    tick,
+)
+from esbridge.watch.match import occurrence_of
+from esbridge.watch.query import resolve_query, rule_query
+from esbridge.watch.reader import PoolInfo, hits
+from esbridge.watch.store import REMOVE, IssueStore, Record, Remove
+
+log = logging.getLogger("esbridge.watch")
+
+CLAIM_TIMEOUT = timedelta(minutes=10)
+"""How long a claimed notification waits for its watcher before another may send it."""
+
+ACTION_STATUSES = frozenset({"unresolved", "no-delay", "temporary", "permanent"})
+"""An action runs when one of these problems is first reported, not for every restart blip."""
+
+HISTORY_OUTPUT = 1000
+"""Characters of an action's output kept in the history entry (the last ones)."""
+
+
+class Sender(Protocol):
+    """Delivers a digest or raises NotifyError (`esbridge.notify.dispatch.Notifier`)."""
+
+    def send(self, digest: Digest) -> None: ...
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did, for the log line, the CLI and the tests."""
+
+    now: datetime
+    windows: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+    occurrences: int = 0
+    resolutions: int = 0
+    changed: set[str] = field(default_factory=set)
+    deleted: list[str] = field(default_factory=list)
+    notified: list[str] = field(default_factory=list)
+    digest: Digest | None = None
+    error: str | None = None
+    actions: list[tuple[str, ActionResult]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for the log."""
+        sent = "not sent: " + self.error if self.error else f"{len(self.notified)} notified"
+        return (
+            f"{len(self.windows)} rules, {self.occurrences} occurrences, "
+            f"{self.resolutions} resolutions, {len(self.changed)} issues changed, "
+            f"{len(self.deleted)} deleted, {sent}, {len(self.actions)} actions"
+        )
+
+
+class Watcher:
+    """Runs the `watch:` rules of `config` against its Elasticsearch."""
+
+    def __init__(
+        self,
+        config: Config,
+        es: Elasticsearch,
+        notifier: Sender | None,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        dry_run: bool = False,
+        since: float | None = None,
+        claim_timeout: timedelta = CLAIM_TIMEOUT,
+    ) -> None:
+        if config.watch is None:
+            raise ValueError("the config has no watch: section")
+        self.watch: WatchConfig = config.watch
+        self.config = config
+        self.es = es
+        self.notifier = notifier
+        self.clock = clock
+        self.dry_run = dry_run
+        self.since = timedelta(seconds=self.watch.since if since is None else since)
+        self.claim_timeout = claim_timeout
+        self.token = uuid.uuid4().hex
+        """This watcher's claims; a restarted watcher is another one, so old claims must expire."""
+        self.store = IssueStore(es, self.watch.issues_index, dry_run=dry_run)
+        self.policies = {rule.name: self.watch.policy(rule) for rule in self.watch.rules}
+        self._indices = {p.name: p.index for p in config.producers}
+        self._poolinfo = next((p.index for p in config.producers if p.parser == "poolinfo"), None)
+
+    def run_forever(self, stop: threading.Event, interval: float | None = None) -> None:
+        """Cycles every `interval` seconds (the config's by default) until `stop` is set.
+
+        A cycle that fails on Elasticsearch is logged and retried next interval: its windows
+        were not checkpointed, so nothing is missed.
+        """
+        wait = self.watch.interval if interval is None else interval
+        while not stop.is_set():
+            try:
+                log.info("watch cycle: %s", self.run_cycle().summary())
+            except (ApiError, TransportError) as exc:
+                log.error("watch cycle failed, retrying in %gs: %s", wait, exc)
+            stop.wait(wait)
+
+    def run_cycle(self, now: datetime | None = None) -> CycleReport:
+        """Evaluate, tick, notify: one full cycle at `now` (the clock's time by default)."""
+        report = CycleReport(now or self.clock())
+        enricher = PoolInfo(self.es, self._poolinfo)
+        for rule in self.watch.rules:
+            self._evaluate(rule, report, enricher)
+        self._tick(report)
+        self._notify(report)
+        return report
+
+    def _evaluate(self, rule: RuleConfig, report: CycleReport, enricher: PoolInfo) -> None:
+        """Apply `rule`'s occurrences and resolutions in its window, then move its checkpoint."""
+        now, policy, index = report.now, self.policies[rule.name], self._indices[rule.producer]
+        checkpoint = self.store.checkpoint(rule.name)
+        lag = timedelta(seconds=self.watch.lag)
+        start = now - self.since if checkpoint is None else min(checkpoint - lag, now)
+        report.windows[rule.name] = (start, now)
+        events: dict[str, list[tuple[Occurrence, bool]]] = defaultdict(list)
+        for doc in hits(self.es, index, rule_query(rule, start, now)):
+            if (seen := occurrence_of(rule, doc)) is not None:
+                seen = replace(seen, subject=enricher.enrich(seen.subject))
+                events[issue_id(rule.name, seen.subject.name)].append((seen, False))
+                report.occurrences += 1
+        if (body := resolve_query(rule, start, now)) is not None:
+            for doc in hits(self.es, index, body):
+                if (fix := occurrence_of(rule, doc)) is not None:
+                    events[issue_id(rule.name, fix.subject.name)].append((fix, True))
+                    report.resolutions += 1
+        for key, found in events.items():
+            # By time; at the same time the problem first, so its resolution is not lost.
+            found.sort(key=lambda event: (event[0].at, event[1]))
+            self._write(key, _applying(found, policy), report)
+        self.store.put_checkpoint(rule.name, now)
+
+    def _tick(self, report: CycleReport) -> None:
+        """The clock-driven step of every issue whose rule is still configured."""
+        for record in self.store.search():
+            policy = self.policies.get(record.issue.rule)
+            if policy is not None:
+                self._write(record.issue.id, _ticking(policy, report.now), report)
+
+    def _write(
+        self,
+        key: str,
+        change: Callable[[Record | None], Record | Remove | None],
+        report: CycleReport,
+    ) -> None:
+        before = self.store.get(key)
+        after = self.store.update(key, change)
+        if after is None and before is not None:
+            report.deleted.append(key)
+        elif after is not None and (before is None or after != before.record):
+            report.changed.add(key)
+
+    def _notify(self, report: CycleReport) -> None:
+        """Claim, act, build and send one digest, and mark what was sent."""
+        now = report.now
+        records = self.store.search()
+
+        def due(issue: Issue) -> bool:
+            policy = self.policies.get(issue.rule)
+            return policy is not None and needs_notification(issue, policy, now)
+
+        claimed = [c for r in records if due(r.issue) if (c := self._claim(r, due, now))]
+        if not claimed:
+            return
+        claimed += [
+            c for r in records if rides_along(r.issue) if (c := self._claim(r, rides_along, now))
+        ]
+        for record in claimed:
+            self._act(record, report)
+        digest = build_digest(
+            map(issue_row, (r.issue for r in claimed)),
+            total=len(claimed),
+            max_rows=self.config.notifications.max_rows if self.config.notifications else 300,
+            now=now,
+            prefix=self.config.notifications.subject_prefix if self.config.notifications else "",
+        )
+        report.digest = digest
+        if self.dry_run:
+            return
+        try:
+            if self.notifier is not None:
+                self.notifier.send(digest)
+        except NotifyError as exc:
+            report.error = str(exc)
+            log.error("%s; the %d issues stay un-notified until it works", exc, len(claimed))
+            for record in claimed:
+                self.store.update(record.issue.id, self._releasing)
+            return
+        for record in claimed:
+            self.store.update(record.issue.id, self._marking(record.issue.status, now))
+            report.notified.append(record.issue.id)
+
+    def _claim(
+        self, record: Record, wanted: Callable[[Issue], bool], now: datetime
+    ) -> Record | None:
+        """`record` claimed by this watcher, or None if it no longer needs it or another has it."""
+        if record.claimed_by_other(self.token, now):
+            return None
+        until = now + self.claim_timeout
+
+        def take(current: Record | None) -> Record | None:
+            if current is None or not wanted(current.issue):
+                return None
+            if current.claimed_by_other(self.token, now):
+                return None
+            return replace(current, claim_token=self.token, claim_until=until)
+
+        won = self.store.update(record.issue.id, take)
+        return won if won is not None and won.claim_token == self.token else None
+
+    def _releasing(self, current: Record | None) -> Record | None:
+        if current is None or current.claim_token != self.token:
+            return None
+        return current.released()
+
+    def _marking(self, sent: Status, now: datetime) -> Callable[[Record | None], Record | None]:
+        """Mark the status that was sent (not a newer one) notified, if the claim still holds."""
+
+        def mark(current: Record | None) -> Record | None:
+            if current is None or current.claim_token != self.token:
+                return None
+            issue = replace(mark_notified(current.issue, now), notified_status=sent)
+            return replace(current, issue=issue).released()
+
+        return mark
+
+    def _act(self, record: Record, report: CycleReport) -> None:
+        """Run the rule's action for a problem being reported; its outcome goes to the history."""
+        rule = next((r for r in self.watch.rules if r.name == record.issue.rule), None)
+        issue = record.issue
+        if rule is None or rule.action is None or issue.status not in ACTION_STATUSES:
+            return
+        subject = issue.subject
+        values = {
+            "subject": subject.name,
+            "pool": subject.pool or "",
+            "domain": subject.domain or "",
+            "host": subject.host or "",
+            "rule": issue.rule,
+            "type": issue.type,
+        }
+        now = report.now
+        result = run_action(
+            rule.action, values, dry_run=self.dry_run, now=now, last_run=record.action_at
+        )
+        report.actions.append((issue.id, result))
+        if not result.ran and result.reason and result.reason.startswith("rate limited"):
+            return
+        entry = Transition(now, issue.status, issue.status, _action_reason(result))
+
+        def record_run(current: Record | None) -> Record | None:
+            if current is None:
+                return None
+            history = (*current.issue.history, entry)[-HISTORY_MAX:]
+            ran_at = now if result.ran else current.action_at
+            return replace(current, issue=replace(current.issue, history=history), action_at=ran_at)
+
+        self.store.update(issue.id, record_run)
+
+
+def _applying(
+    events: list[tuple[Occurrence, bool]], policy: RulePolicy
+) -> Callable[[Record | None], Record | None]:
+    def apply(current: Record | None) -> Record | None:
+        issue = None if current is None else current.issue
+        for event, resolving in events:
+            if not resolving:
+                issue = observe(issue, event, policy)
+            elif issue is not None:
+                issue = resolve(issue, event.at, event.message)
+        if issue is None:
+            return None
+        return Record(issue) if current is None else replace(current, issue=issue)
+
+    return apply
+
+
+def _ticking(
+    policy: RulePolicy, now: datetime
+) -> Callable[[Record | None], Record | Remove | None]:
+    def step(current: Record | None) -> Record | Remove | None:
+        if current is None:
+            return None
+        moved = tick(current.issue, policy, now)
+        return REMOVE if isinstance(moved, Deleted) else replace(current, issue=moved)
+
+    return step
+
+
+def issue_row(issue: Issue) -> Row:
+    """`issue` as a row of the digest (and of `esbridge issues list`)."""
+    subject = issue.subject
+    return Row(
+        pool_domain=subject.domain or subject.name,
+        pool_group=", ".join(subject.pool_groups),
+        status=issue.status,
+        type=issue.type,
+        message=issue.latest_message,
+        latest=issue.last_seen,
+        subject=subject.name,
+        new=issue.notified_status is None,
+    )
+
+
+def _action_reason(result: ActionResult) -> str:
+    outcome = result.reason if result.exit_code is None else f"exit {result.exit_code}"
+    output = result.output[-HISTORY_OUTPUT:].strip()
+    text = f"action {' '.join(result.argv)}: {outcome}"
+    return f"{text}\n{output}" if output else text
