@@ -1,0 +1,1 @@
+"""Kibana data views, dashboards and saved search for esbridge's indices, and their loader."""
