@@ -1,0 +1,855 @@
+"""Ingest benchmark: esbridge against the raw bulk ceiling and the naive consumer.
+
+    python benchmarks/ingest.py [--count N] [--naive-count M] [--json]
+
+Runs on the stack named by ESBRIDGE_KAFKA_BOOTSTRAP / ESBRIDGE_ES_URL, or starts its own (and
+stops it afterwards) when they are unset. N seeded billing messages are produced once to a fresh
+topic (not timed), then, each into its own freshly installed esbridge index set:
+
+  (a) raw      the very documents esbridge would index (built with esbridge's own `to_item`,
+               cut into batches by esbridge's own `BatchBuilder`), bulk-loaded as fast as one or
+               two connections allow, then refreshed: the ceiling;
+  (b) esbridge `python -m esbridge ingest --idle-exit 3` from the topic, per Kafka backend,
+               timed from process start until `_count` reaches N; CPU from the child's rusage;
+  (c) naive    kafka-python polling, orjson, esbridge's billing parser, one `index` request per
+               document, on the first M messages only (it is slow).
+
+Progress goes to stderr; a table (or, with --json, one JSON object) to stdout. Everything the
+run creates (topic, templates, indices) is deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args
+from urllib.parse import urlsplit
+
+import orjson
+from confluent_kafka import Consumer as ConfluentConsumer
+from confluent_kafka import Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+from elasticsearch import Elasticsearch
+from kafka import KafkaConsumer
+
+from esbridge.config import Config, KafkaConfig, load_config
+from esbridge.deadletter import utc_now
+from esbridge.installer import detect_capabilities, install
+from esbridge.message import Message
+from esbridge.pipeline import BatchBuilder, Pipeline, RunLimits, build_routes
+from esbridge.records import DeadLetterTarget, to_item
+from esbridge.simulate import generate
+from esbridge.stack.manager import Stack, StackOptions
+from esbridge.templates import Resource, render_resources
+
+DEFAULT_COUNT = 1_000_000
+DEFAULT_NAIVE_COUNT = 20_000
+DEFAULT_SEED = 1
+IDLE_EXIT = 3.0
+COUNT_POLL = 0.5
+PROGRESS_EVERY = 5.0
+ESBRIDGE_TIMEOUT = 3600.0
+SERVERS = ("elasticsearch", "kafka")
+NDJSON = {
+    "content-type": "application/vnd.elasticsearch+x-ndjson; compatible-with=9",
+    "accept": "application/vnd.elasticsearch+json; compatible-with=9",
+}
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# --- where to run ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    bootstrap: str
+    es_url: str
+    started_here: bool
+
+
+@contextlib.contextmanager
+def endpoints() -> Iterator[Endpoints]:
+    """The stack named by the environment, or one started (and stopped) for this run."""
+    bootstrap = os.environ.get("ESBRIDGE_KAFKA_BOOTSTRAP")
+    es_url = os.environ.get("ESBRIDGE_ES_URL")
+    if bootstrap and es_url:
+        yield Endpoints(bootstrap, es_url, started_here=False)
+        return
+    if bootstrap or es_url:
+        raise SystemExit("set both ESBRIDGE_KAFKA_BOOTSTRAP and ESBRIDGE_ES_URL, or neither")
+    with tempfile.TemporaryDirectory(prefix="esbridge-bench-stack-") as directory:
+        stack = Stack(StackOptions(directory=Path(directory), kafka_port=0, es_port=0))
+        log("starting a local stack (Kafka + Elasticsearch) ...")
+        try:
+            info = stack.up()
+            yield Endpoints(info.kafka.bootstrap, info.elasticsearch.url, started_here=True)
+        finally:
+            state = stack.load_state()
+            stack.down()
+            if state is not None and not state.es_root.startswith(directory):
+                shutil.rmtree(Path(state.es_root).parent, ignore_errors=True)
+
+
+# --- CPU accounting -------------------------------------------------------------------------
+
+
+def listener_pid(port: int) -> int | None:
+    """The process listening on local TCP `port` (to account the servers' CPU), if visible."""
+    sockets = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                parts = line.split()
+                if parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                    sockets.add(f"socket:[{parts[9]}]")
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        with contextlib.suppress(OSError):
+            for fd in fd_dir.iterdir():
+                if os.readlink(fd) in sockets:
+                    return int(fd_dir.parent.name)
+    return None
+
+
+def server_pids(where: Endpoints) -> dict[str, int]:
+    """The local Elasticsearch and Kafka processes, by the ports they listen on."""
+    es_port = urlsplit(where.es_url).port or 9200
+    kafka_port = int(where.bootstrap.split(",")[0].rsplit(":", 1)[1])
+    found = {"elasticsearch": listener_pid(es_port), "kafka": listener_pid(kafka_port)}
+    return {name: pid for name, pid in found.items() if pid is not None}
+
+
+def process_cpu(pid: int) -> float:
+    """User+system CPU seconds of `pid` (all its threads) so far; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU seconds used so far: by the whole machine (busy, and busy + idle) and by each server."""
+
+    busy: float
+    total: float
+    servers: dict[str, float]
+
+    @staticmethod
+    def take(servers: dict[str, int]) -> CpuSample:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+        user, nice, system, idle, iowait, irq, softirq = fields
+        tick = os.sysconf("SC_CLK_TCK")
+        busy = user + nice + system + irq + softirq
+        used = {name: process_cpu(pid) for name, pid in servers.items()}
+        return CpuSample(busy / tick, (busy + idle + iowait) / tick, used)
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """CPU seconds between two samples: the machine's, its busy fraction, and per server."""
+
+    machine: float
+    busy: float
+    servers: dict[str, float]
+
+    @staticmethod
+    def between(start: CpuSample, end: CpuSample) -> CpuUse:
+        total = end.total - start.total
+        machine = end.busy - start.busy
+        servers = {name: end.servers[name] - start.servers[name] for name in start.servers}
+        return CpuUse(machine, machine / total if total else 0.0, servers)
+
+
+def own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+@dataclass
+class Measurement:
+    label: str
+    docs: int
+    seconds: float
+    client_cpu: float
+    cpu: CpuUse
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def docs_per_s(self) -> float:
+        return self.docs / self.seconds
+
+    @property
+    def cpu_s_per_million(self) -> float:
+        return self.per_million(self.client_cpu)
+
+    def per_million(self, seconds: float) -> float:
+        return seconds / self.docs * 1_000_000
+
+    @property
+    def other_cpu(self) -> float:
+        """Machine CPU used by neither the client nor the servers (should be about 0)."""
+        return self.cpu.machine - self.client_cpu - sum(self.cpu.servers.values())
+
+
+# --- Kafka ----------------------------------------------------------------------------------
+
+
+def create_topic(bootstrap: str, topic: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result()
+
+
+def delete_topic(bootstrap: str, topic: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.delete_topics([topic])[topic].result()
+
+
+def produce(bootstrap: str, topic: str, messages: list[bytes]) -> None:
+    """Setup, not measured: batched and idempotent, so offset i holds messages[i]."""
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "linger.ms": 50,
+            "batch.size": 1_000_000,
+            "queue.buffering.max.kbytes": 1_048_576,
+        }
+    )
+    for value in messages:
+        while True:
+            try:
+                producer.produce(topic, value, partition=0)
+                break
+            except BufferError:
+                producer.poll(0.1)
+        producer.poll(0)
+    if producer.flush(120) != 0:
+        raise RuntimeError("the producer could not deliver every message")
+
+
+def end_offset(bootstrap: str, topic: str) -> int:
+    consumer = ConfluentConsumer({"bootstrap.servers": bootstrap, "group.id": "esbridge-bench"})
+    try:
+        return int(consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=30)[1])
+    finally:
+        consumer.close()
+
+
+# --- Elasticsearch index sets ---------------------------------------------------------------
+
+
+def write_config(directory: Path, prefix: str, topic: str, where: Endpoints, backend: str) -> Path:
+    """An esbridge config for one index set: the billing producer, as in examples/dcache.yml."""
+    path = directory / f"{prefix}.yml"
+    path.write_text(
+        f"""
+dcache_instance: desy
+log_timezone: Europe/Berlin
+kafka:
+  bootstrap: {where.bootstrap}
+  group_id: {prefix}-group
+  client_id: {prefix}
+  backend: {backend}
+  auto_offset_reset: earliest
+elasticsearch:
+  hosts: ["{where.es_url}"]
+producers:
+  - name: billing
+    topics: [{topic}]
+    parser: billing
+    index: {prefix}-billing
+    id_strategy: offset
+    mandatory_fields: [msgType, date]
+deadletter:
+  index: {prefix}-deadletter
+ingest:
+  stats_interval: 10s
+"""
+    )
+    return path
+
+
+@dataclass
+class IndexSet:
+    """One esbridge install (templates + write aliases) under its own prefix."""
+
+    prefix: str
+    config_path: Path
+    config: Config
+    resources: list[Resource]
+
+    @property
+    def alias(self) -> str:
+        return self.config.producers[0].index
+
+    @property
+    def deadletter(self) -> str:
+        return self.config.deadletter.index
+
+
+def install_index_set(
+    es: Elasticsearch, directory: Path, prefix: str, topic: str, where: Endpoints, backend: str
+) -> IndexSet:
+    path = write_config(directory, prefix, topic, where, backend)
+    config = load_config(path, environ={})
+    resources = render_resources(
+        config.producers, config.deadletter, ilm=detect_capabilities(es).ilm, prefix=prefix
+    )
+    install(es, resources, dry_run=False)
+    return IndexSet(prefix, path, config, resources)
+
+
+def remove_index_set(es: Elasticsearch, index_set: IndexSet) -> None:
+    quiet = es.options(ignore_status=404)
+    for resource in index_set.resources:
+        if resource.kind == "write_alias":  # deleting needs names: no wildcards on most clusters
+            found = es.indices.get(index=f"{resource.name}-*", allow_no_indices=True)
+            if found:
+                es.indices.delete(index=",".join(found))
+    for resource in index_set.resources:
+        if resource.kind == "index_template":
+            quiet.indices.delete_index_template(name=resource.name)
+    for resource in index_set.resources:
+        if resource.kind == "component_template":
+            quiet.cluster.delete_component_template(name=resource.name)
+        elif resource.kind == "ilm_policy":
+            with contextlib.suppress(Exception):  # no ILM on this cluster: nothing was installed
+                quiet.ilm.delete_lifecycle(name=resource.name)
+
+
+def count(es: Elasticsearch, index: str) -> int:
+    return int(es.count(index=index)["count"])
+
+
+def check_complete(es: Elasticsearch, index_set: IndexSet, expected: int) -> None:
+    es.indices.refresh(index=f"{index_set.alias},{index_set.deadletter}")
+    docs, dead = count(es, index_set.alias), count(es, index_set.deadletter)
+    if docs != expected or dead:
+        raise RuntimeError(
+            f"{index_set.alias}: {docs} documents and {dead} dead letters, "
+            f"expected {expected} and 0"
+        )
+
+
+# --- (a) the raw ceiling --------------------------------------------------------------------
+
+
+def build_bodies(topic: str, messages: list[bytes], index_set: IndexSet) -> list[bytes]:
+    """esbridge's own bulk bodies for these messages (offset i = message i), not timed."""
+    config = index_set.config
+    route = build_routes(config)[topic]
+    target = DeadLetterTarget(config.deadletter.index, config.deadletter.payload_max_bytes)
+    builder = BatchBuilder(
+        config.ingest.batch_max_docs, config.ingest.batch_max_bytes, max_age=float("inf")
+    )
+    ingested = utc_now()
+    bodies = []
+    for offset, value in enumerate(messages):
+        item = to_item(Message(topic, 0, offset, value), route, target, ingested)
+        if item.dead:
+            raise RuntimeError(f"message {offset} would be a dead letter: {item.line[:300]!r}")
+        builder.add(item)
+        if builder.ready():
+            bodies.append(b"".join(i.line for i in builder.take().items))
+    if builder.items:
+        bodies.append(b"".join(i.line for i in builder.take().items))
+    return bodies
+
+
+def retarget(bodies: list[bytes], old_alias: str, new_alias: str) -> None:
+    """Points every action line at another index (same length, so the same bytes otherwise)."""
+    old = b'{"create":{"_index":"' + old_alias.encode() + b'"'
+    new = b'{"create":{"_index":"' + new_alias.encode() + b'"'
+    for n, body in enumerate(bodies):
+        bodies[n] = body.replace(old, new)
+
+
+def bulk(es: Elasticsearch, body: bytes) -> None:
+    response = es.perform_request(
+        "POST", "/_bulk", params={"filter_path": "errors,items.*.error"}, headers=NDJSON, body=body
+    )
+    if response.body.get("errors"):
+        raise RuntimeError(f"bulk errors: {str(response.body)[:500]}")
+
+
+def bulk_load(es_url: str, bodies: list[bytes], connections: int) -> None:
+    """Sends every body, each of `connections` threads on its own connection, as fast as it can."""
+    queue = iter(bodies)
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        es = Elasticsearch(es_url, request_timeout=300)
+        while not failures:
+            with lock:
+                body = next(queue, None)
+            if body is None:
+                return
+            try:
+                bulk(es, body)
+            except BaseException as exc:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+def measure_raw(
+    es: Elasticsearch,
+    es_url: str,
+    bodies: list[bytes],
+    index_set: IndexSet,
+    connections: int,
+    servers: dict[str, int],
+) -> Measurement:
+    docs = sum(body.count(b"\n") for body in bodies) // 2
+    label = f"raw bulk, {connections} connection{'s' if connections > 1 else ''}"
+    log(f"[{label}] {docs:,} docs in {len(bodies)} bulk requests into {index_set.alias} ...")
+    cpu0, sample, start = own_cpu(), CpuSample.take(servers), time.monotonic()
+    bulk_load(es_url, bodies, connections)
+    es.indices.refresh(index=index_set.alias)
+    seconds = time.monotonic() - start
+    cpu = CpuUse.between(sample, CpuSample.take(servers))
+    client_cpu = own_cpu() - cpu0
+    check_complete(es, index_set, docs)
+    result = Measurement(label, docs, seconds, client_cpu, cpu, {"connections": connections})
+    log(f"[{label}] {seconds:.1f} s, {result.docs_per_s:,.0f} docs/s")
+    return result
+
+
+# --- (b) esbridge ---------------------------------------------------------------------------
+
+
+def declared_backends() -> list[str]:
+    return list(get_args(KafkaConfig.model_fields["backend"].annotation))
+
+
+def default_backend() -> str:
+    return str(KafkaConfig.model_fields["backend"].default)
+
+
+def source_module(config: Config, es: Elasticsearch) -> str:
+    """The module of the Kafka source a Pipeline builds for `config`: is the backend honoured?"""
+    probe_group = config.kafka.group_id + "-probe"
+    kafka = config.kafka.model_copy(update={"group_id": probe_group})
+    pipeline = Pipeline(config.model_copy(update={"kafka": kafka}), es, RunLimits())
+    try:
+        return type(pipeline.source).__module__
+    finally:
+        pipeline.source.close()
+        pipeline.sender.close(1)
+
+
+def wait_rusage(pid: int, timeout: float) -> tuple[int, float]:
+    """Reaps `pid` (killing it after `timeout`); its exit code and user+system CPU seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reaped, status, usage = os.wait4(pid, os.WNOHANG)
+        if reaped:
+            return os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            deadline = float("inf")
+        time.sleep(0.05)
+
+
+def measure_esbridge(
+    es: Elasticsearch,
+    index_set: IndexSet,
+    backend: str,
+    expected: int,
+    log_path: Path,
+    servers: dict[str, int],
+) -> Measurement:
+    label = f"esbridge ingest, {backend}"
+    command = [
+        sys.executable,
+        "-m",
+        "esbridge",
+        "ingest",
+        "-c",
+        str(index_set.config_path),
+        "--idle-exit",
+        str(IDLE_EXIT),
+    ]
+    log(f"[{label}] {' '.join(command[1:])}")
+    sample = CpuSample.take(servers)
+    with log_path.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+    first_doc, done, indexed = wait_for_count(es, index_set.alias, expected, process.pid, label)
+    cpu = CpuUse.between(sample, CpuSample.take(servers))
+    code, client_cpu = wait_rusage(process.pid, timeout=120)
+    process.returncode = code
+    if done is None or code != 0:
+        tail = log_path.read_text(errors="replace").splitlines()[-20:]
+        raise RuntimeError(
+            f"{label}: exit {code}, {indexed:,}/{expected:,} indexed; log tail:\n" + "\n".join(tail)
+        )
+    check_complete(es, index_set, expected)
+    result = Measurement(label, expected, done, client_cpu, cpu)
+    result.extra["seconds_to_first_doc"] = round(first_doc, 1)
+    log(
+        f"[{label}] {done:.1f} s ({result.extra['seconds_to_first_doc']} s to the first "
+        f"document), {result.docs_per_s:,.0f} docs/s, {client_cpu:.1f} CPU s"
+    )
+    return result
+
+
+def wait_for_count(
+    es: Elasticsearch, index: str, expected: int, pid: int, label: str
+) -> tuple[float, float | None, int]:
+    """Polls `_count` until `expected` (or `pid` exits, or the timeout): seconds to the first
+    document, seconds to all (None if not reached) and the last count."""
+    start = last_report = time.monotonic()
+    first_doc = 0.0
+    while True:
+        time.sleep(COUNT_POLL)
+        indexed = count(es, index)
+        now = time.monotonic()
+        if indexed and not first_doc:
+            first_doc = now - start
+        if indexed >= expected:
+            return first_doc, now - start, indexed
+        if process_gone(pid) or now - start > ESBRIDGE_TIMEOUT:
+            return first_doc, None, indexed
+        if now - last_report >= PROGRESS_EVERY:
+            last_report = now
+            log(f"[{label}] {indexed:,} indexed after {now - start:.0f} s")
+
+
+def process_gone(pid: int) -> bool:
+    """True once `pid` has exited, without reaping it (its rusage is read by `wait_rusage`)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
+# --- (c) the naive consumer -----------------------------------------------------------------
+
+
+def measure_naive(
+    es_url: str,
+    bootstrap: str,
+    topic: str,
+    index_set: IndexSet,
+    limit: int,
+    servers: dict[str, int],
+) -> Measurement:
+    """What sites run today: poll, decode, transform, one `index` request per document."""
+    label = "naive: kafka-python, 1 request/doc"
+    route = build_routes(index_set.config)[topic]
+    es = Elasticsearch(es_url)
+    log(f"[{label}] the first {limit:,} messages into {index_set.alias} ...")
+    cpu0, sample, start = own_cpu(), CpuSample.take(servers), time.monotonic()
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"{index_set.prefix}-group",
+        auto_offset_reset="earliest",
+    )
+    last_report = start
+    for done, record in enumerate(consumer, start=1):
+        doc = route.parser(orjson.loads(record.value), route.context)
+        es.index(index=index_set.alias, document=doc)
+        if done >= limit:
+            break
+        if time.monotonic() - last_report >= PROGRESS_EVERY:
+            last_report = time.monotonic()
+            log(f"[{label}] {done:,} after {last_report - start:.0f} s")
+    consumer.close()
+    es.indices.refresh(index=index_set.alias)
+    seconds = time.monotonic() - start
+    cpu = CpuUse.between(sample, CpuSample.take(servers))
+    client_cpu = own_cpu() - cpu0
+    check_complete(es, index_set, limit)
+    result = Measurement(label, limit, seconds, client_cpu, cpu)
+    log(f"[{label}] {seconds:.1f} s, {result.docs_per_s:,.0f} docs/s")
+    return result
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    count: int
+    naive_count: int
+    seed: int
+    raw_connections: list[int]
+    backends: list[str]
+    as_json: bool
+
+
+@dataclass
+class Results:
+    count: int
+    naive_count: int
+    seed: int
+    raw: list[Measurement] = field(default_factory=list)
+    esbridge: dict[str, Measurement] = field(default_factory=dict)
+    naive: Measurement | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+class Run:
+    """One benchmark run: a topic, the index sets, and the cleanup of both."""
+
+    def __init__(self, options: Options, where: Endpoints, directory: Path) -> None:
+        self.options = options
+        self.where = where
+        self.directory = directory
+        self.name = f"bench-{uuid.uuid4().hex[:8]}"
+        self.topic = f"{self.name}-billing"
+        self.es = Elasticsearch(where.es_url, request_timeout=300)
+        self.index_sets: list[IndexSet] = []
+        self.servers = server_pids(where)
+        self.results = Results(options.count, options.naive_count, options.seed)
+
+    def index_set(self, suffix: str, backend: str = "kafka-python") -> IndexSet:
+        index_set = install_index_set(
+            self.es, self.directory, f"{self.name}-{suffix}", self.topic, self.where, backend
+        )
+        self.index_sets.append(index_set)
+        return index_set
+
+    def drop(self, index_set: IndexSet) -> None:
+        remove_index_set(self.es, index_set)
+        self.index_sets.remove(index_set)
+
+    def execute(self) -> Results:
+        try:
+            self.prepare_topic_and_raw()
+            self.measure_esbridge()
+            self.measure_naive()
+        finally:
+            self.cleanup()
+        return self.results
+
+    def prepare_topic_and_raw(self) -> None:
+        count, seed = self.options.count, self.options.seed
+        log(f"generating {count:,} billing messages (seed {seed}) ...")
+        messages = list(generate("billing", count, seed=seed))
+        size = sum(map(len, messages))
+        log(f"producing them ({size / 2**20:,.0f} MiB) to topic {self.topic} ...")
+        create_topic(self.where.bootstrap, self.topic)
+        produce(self.where.bootstrap, self.topic, messages)
+        if (end := end_offset(self.where.bootstrap, self.topic)) != count:
+            raise RuntimeError(f"topic {self.topic} ends at offset {end}, expected {count}")
+        first = self.index_set("raw1")
+        log("building esbridge's bulk bodies for the raw load ...")
+        bodies = build_bodies(self.topic, messages, first)
+        del messages
+        previous = first
+        for n, connections in enumerate(self.options.raw_connections):
+            index_set = first if n == 0 else self.index_set(f"raw{connections}")
+            retarget(bodies, previous.alias, index_set.alias)
+            self.results.raw.append(
+                measure_raw(
+                    self.es, self.where.es_url, bodies, index_set, connections, self.servers
+                )
+            )
+            self.drop(index_set)
+            previous = index_set
+
+    def measure_esbridge(self) -> None:
+        for backend in self.options.backends:
+            index_set = self.index_set(backend.replace("-", ""), backend)
+            module = source_module(index_set.config, self.es)
+            if backend != "kafka-python" and module == "esbridge.source":
+                reason = f"the pipeline ignores kafka.backend: {backend} (its source is {module})"
+                log(f"skipping backend {backend}: {reason}")
+                self.results.skipped[backend] = reason
+            else:
+                log_path = self.directory / f"esbridge-{backend}.log"
+                self.results.esbridge[backend] = measure_esbridge(
+                    self.es, index_set, backend, self.options.count, log_path, self.servers
+                )
+            self.drop(index_set)
+
+    def measure_naive(self) -> None:
+        index_set = self.index_set("naive")
+        limit = min(self.options.naive_count, self.options.count)
+        self.results.naive = measure_naive(
+            self.where.es_url, self.where.bootstrap, self.topic, index_set, limit, self.servers
+        )
+        self.drop(index_set)
+
+    def cleanup(self) -> None:
+        for index_set in list(self.index_sets):
+            with contextlib.suppress(Exception):
+                self.drop(index_set)
+        try:
+            delete_topic(self.where.bootstrap, self.topic)
+        except Exception as exc:
+            log(f"could not delete topic {self.topic}: {exc}")
+
+
+# --- reporting ------------------------------------------------------------------------------
+
+
+def summary(results: Results) -> dict[str, Any]:
+    """The JSON object: the issue's keys first, then the details behind them."""
+    best_raw = max(results.raw, key=lambda m: m.docs_per_s)
+    if not results.esbridge:
+        raise RuntimeError(f"no esbridge backend could be measured: {results.skipped}")
+    backend = default_backend() if default_backend() in results.esbridge else None
+    backend = backend or next(iter(results.esbridge))
+    main = results.esbridge[backend]
+    assert results.naive is not None
+    by_backend = results.esbridge.items()
+    return {
+        "raw_docs_per_s": round(best_raw.docs_per_s),
+        "esbridge_docs_per_s": round(main.docs_per_s),
+        "naive_docs_per_s": round(results.naive.docs_per_s, 1),
+        "ratio": round(main.docs_per_s / best_raw.docs_per_s, 3),
+        "cpu_s_per_million": round(main.cpu_s_per_million, 1),
+        "esbridge_backend": backend,
+        "esbridge_docs_per_s_by_backend": {b: round(m.docs_per_s) for b, m in by_backend},
+        "cpu_s_per_million_by_backend": {b: round(m.cpu_s_per_million, 1) for b, m in by_backend},
+        "ratio_by_backend": {
+            b: round(m.docs_per_s / best_raw.docs_per_s, 3) for b, m in by_backend
+        },
+        "count": results.count,
+        "naive_count": results.naive.docs,
+        "seed": results.seed,
+        "raw_connections": best_raw.extra["connections"],
+        "skipped_backends": results.skipped,
+        "measurements": [measurement_dict(m) for m in all_measurements(results)],
+        "versions": versions(),
+        "cores": os.cpu_count(),
+    }
+
+
+def all_measurements(results: Results) -> list[Measurement]:
+    naive = [results.naive] if results.naive else []
+    return [*results.raw, *results.esbridge.values(), *naive]
+
+
+def measurement_dict(m: Measurement) -> dict[str, Any]:
+    """One phase; CPU in seconds per million documents: client, each server, the rest."""
+    cpu = {"client": m.cpu_s_per_million}
+    cpu.update({name: m.per_million(seconds) for name, seconds in m.cpu.servers.items()})
+    cpu["other"] = m.per_million(m.other_cpu)
+    return {
+        "label": m.label,
+        "docs": m.docs,
+        "seconds": round(m.seconds, 2),
+        "docs_per_s": round(m.docs_per_s, 1),
+        "cpu_s_per_million": {name: round(value, 1) for name, value in cpu.items()},
+        "machine_busy": round(m.cpu.busy, 3),
+        **m.extra,
+    }
+
+
+def versions() -> dict[str, str]:
+    names = ("esbridge", "kafka-python", "confluent-kafka", "elasticsearch", "orjson")
+    found = {name: importlib.metadata.version(name) for name in names}
+    found["python"] = sys.version.split()[0]
+    return found
+
+
+def table(results: Results, data: dict[str, Any]) -> str:
+    lines = [
+        f"{results.count:,} billing messages (seed {results.seed}); the naive consumer on the "
+        f"first {data['naive_count']:,} only",
+        "",
+        f"{'':36} {'docs':>9} {'seconds':>7} {'docs/s':>7} "
+        f"{'CPU s per million docs: client   ES  Kafka other':>50} {'busy':>5}",
+    ]
+    for m in all_measurements(results):
+        servers = [m.per_million(m.cpu.servers.get(name, float("nan"))) for name in SERVERS]
+        lines.append(
+            f"{m.label:36} {m.docs:>9,} {m.seconds:>7.1f} {m.docs_per_s:>7,.0f} {'':24}"
+            f"{m.cpu_s_per_million:>6,.0f} {servers[0]:>4,.0f} {servers[1]:>6,.0f} "
+            f"{m.per_million(m.other_cpu):>5,.0f} {m.cpu.busy:>5.0%}"
+        )
+    lines.append("")
+    for backend, ratio in data["ratio_by_backend"].items():
+        cpu = data["cpu_s_per_million_by_backend"][backend]
+        lines.append(f"esbridge ({backend}) / raw: {ratio:.3f}; {cpu} CPU s per million messages")
+    for backend, reason in results.skipped.items():
+        lines.append(f"backend {backend} not measured: {reason}")
+    return "\n".join(lines)
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help="billing messages")
+    parser.add_argument(
+        "--naive-count",
+        type=int,
+        default=DEFAULT_NAIVE_COUNT,
+        help="messages for the one-request-per-document consumer",
+    )
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--raw-connections",
+        default="1,2",
+        help="connection counts to try for the raw load; the fastest counts",
+    )
+    parser.add_argument(
+        "--backends",
+        default=",".join(declared_backends()),
+        help="esbridge kafka.backend values to measure",
+    )
+    parser.add_argument(
+        "--json", action="store_true", dest="as_json", help="print one JSON object on stdout"
+    )
+    args = parser.parse_args(argv)
+    backends = args.backends.split(",")
+    unknown = set(backends) - set(declared_backends())
+    if unknown or args.count < 1 or args.naive_count < 1:
+        parser.error(f"bad arguments (unknown backends: {sorted(unknown)})")
+    return Options(
+        count=args.count,
+        naive_count=args.naive_count,
+        seed=args.seed,
+        raw_connections=[int(n) for n in args.raw_connections.split(",")],
+        backends=backends,
+        as_json=args.as_json,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    with endpoints() as where, tempfile.TemporaryDirectory(prefix="esbridge-bench-") as tmp:
+        log(f"Kafka {where.bootstrap}, Elasticsearch {where.es_url}")
+        results = Run(options, where, Path(tmp)).execute()
+    data = summary(results)
+    if options.as_json:
+        log(table(results, data))
+        print(json.dumps(data), flush=True)
+    else:
+        print(table(results, data), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
