@@ -37,17 +37,18 @@ class MboxHandler:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve on 127.0.0.1 until stopped."""
+    """Serve on loopback (or `--host`, e.g. inside a container) until stopped."""
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8025)
     parser.add_argument("--out", type=Path, required=True, help="mbox file to append to")
     args = parser.parse_args(argv)
-    controller = Controller(MboxHandler(args.out), hostname="127.0.0.1", port=args.port)
+    controller = Controller(MboxHandler(args.out), hostname=args.host, port=args.port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     controller.start()
-    print(f"smtp sink on 127.0.0.1:{args.port}, writing {args.out}", flush=True)
+    print(f"smtp sink on {args.host}:{args.port}, writing {args.out}", flush=True)
     try:
         stop.wait()
     finally:
