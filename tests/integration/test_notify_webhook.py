@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -155,12 +154,9 @@ def test_an_unreachable_server_is_a_notify_error() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    started = time.monotonic()
 
     with pytest.raises(NotifyError, match=f"cannot post the digest to http://127.0.0.1:{port}: "):
         post_digest(webhook(f"http://127.0.0.1:{port}/hook"), payload())
-
-    assert time.monotonic() - started < 5
 
 
 def test_a_silent_server_times_out_as_a_notify_error() -> None:

@@ -77,13 +77,13 @@ def test_mixed_traffic_arrives_complete_per_topic(
         assert Counter(received) == payloads, kind
 
 
-def test_the_rate_limit_holds_against_the_broker(
+def test_a_kind_without_topic_is_an_error_not_a_drop(
     kafka_bootstrap: str, topics: dict[str, str]
 ) -> None:
-    report = send(kafka_bootstrap, topics, mix(300, start=START), 200.0)
-    assert report.total == 300
-    assert report.seconds >= 1.3  # 300 at 200/s, less the initial token and burst
-    assert report.rate <= 230
+    only_billing = {"billing": topics["billing"]}
+
+    with pytest.raises(ValueError, match="no topic for messages of kind 'access'"):
+        send([kafka_bootstrap], only_billing, [("billing", b"{}"), ("access", b"{}")], None)
 
 
 def test_run_simulation_sends_what_it_reports(kafka_bootstrap: str, topics: dict[str, str]) -> None:
