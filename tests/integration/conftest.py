@@ -9,10 +9,30 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from tests.integration.sites import Site, make_site, remove_site
+from tests.integration.watching import Mailbox, smtp_server, watch_section
 
 
 @pytest.fixture
 def site(tmp_path: Path, es: Elasticsearch, kafka_bootstrap: str, es_url: str) -> Iterator[Site]:
     made = make_site(tmp_path, es, kafka_bootstrap, es_url)
+    yield made
+    remove_site(made)
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    with smtp_server() as running:
+        yield running
+
+
+@pytest.fixture
+def watched(
+    tmp_path: Path,
+    es: Elasticsearch,
+    kafka_bootstrap: str,
+    es_url: str,
+    mailbox: tuple[Mailbox, int],
+) -> Iterator[Site]:
+    made = make_site(tmp_path, es, kafka_bootstrap, es_url, watch_section(mailbox[1]))
     yield made
     remove_site(made)

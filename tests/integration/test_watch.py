@@ -6,24 +6,19 @@ is passed in, so a test steps through delays of minutes without sleeping.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import timedelta
-from pathlib import Path
-
 import pytest
-from elasticsearch import Elasticsearch
 
 from esbridge.notify.dispatch import Notifier
-from tests.integration.sites import Site, make_site, remove_site
+from tests.integration.sites import Site
 from tests.integration.watching import (
     T0,
     Mailbox,
+    feed,
     free_port,
     issues,
     log_line,
-    smtp_server,
+    seconds,
     snapshot,
-    watch_section,
     watcher,
 )
 
@@ -31,38 +26,6 @@ pytestmark = pytest.mark.integration
 
 POOL = "dcache-xfel497-01"
 ISSUE = f"pool-disabled:{POOL}"
-
-
-def seconds(n: float) -> timedelta:
-    return timedelta(seconds=n)
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    with smtp_server() as running:
-        yield running
-
-
-@pytest.fixture
-def watched(
-    tmp_path: Path,
-    es: Elasticsearch,
-    kafka_bootstrap: str,
-    es_url: str,
-    mailbox: tuple[Mailbox, int],
-) -> Iterator[Site]:
-    made = make_site(tmp_path, es, kafka_bootstrap, es_url, watch_section(mailbox[1]))
-    yield made
-    remove_site(made)
-
-
-def feed(site: Site, lines: list[bytes], snapshots: tuple[bytes, ...] = ()) -> None:
-    site.produce("logs", lines)
-    if snapshots:
-        site.produce("poolinfo", list(snapshots))
-    code, _ = site.ingest()
-    assert code == 0
-    site.count(site.index("logs"))
 
 
 def test_a_disabled_pool_is_one_issue_and_one_mail_then_resolved_finalized_and_deleted(

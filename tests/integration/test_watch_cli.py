@@ -3,41 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from elasticsearch import Elasticsearch
 
 from esbridge.cli import main
-from tests.integration.sites import Site, make_site, remove_site
-from tests.integration.watching import Mailbox, issues, log_line, smtp_server, watch_section
+from tests.integration.sites import Site
+from tests.integration.watching import Mailbox, issues, log_line
 
 pytestmark = pytest.mark.integration
 
 POOL = "dcache-xfel497-01"
 ISSUE = f"pool-disabled:{POOL}"
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    with smtp_server() as running:
-        yield running
-
-
-@pytest.fixture
-def watched(
-    tmp_path: Path,
-    es: Elasticsearch,
-    kafka_bootstrap: str,
-    es_url: str,
-    mailbox: tuple[Mailbox, int],
-) -> Iterator[Site]:
-    made = make_site(tmp_path, es, kafka_bootstrap, es_url, watch_section(mailbox[1]))
-    yield made
-    remove_site(made)
 
 
 def run(site: Site, *args: str) -> str:

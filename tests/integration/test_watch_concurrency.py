@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from elasticsearch import Elasticsearch
 
 from esbridge.notify.digest import Digest
 from esbridge.watch.engine import CycleReport, Watcher
-from tests.integration.sites import Site, make_site, remove_site
+from tests.integration.sites import Site
 from tests.integration.watching import (
     T0,
     Mailbox,
+    feed,
     issues,
     log_line,
-    smtp_server,
-    watch_section,
     watcher,
 )
 
@@ -36,31 +32,6 @@ class Killed(BaseException):
 class DiesWhileSending:
     def send(self, digest: Digest) -> None:
         raise Killed
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    with smtp_server() as running:
-        yield running
-
-
-@pytest.fixture
-def watched(
-    tmp_path: Path,
-    es: Elasticsearch,
-    kafka_bootstrap: str,
-    es_url: str,
-    mailbox: tuple[Mailbox, int],
-) -> Iterator[Site]:
-    made = make_site(tmp_path, es, kafka_bootstrap, es_url, watch_section(mailbox[1]))
-    yield made
-    remove_site(made)
-
-
-def feed(site: Site, lines: list[bytes]) -> None:
-    site.produce("logs", lines)
-    assert site.ingest()[0] == 0
-    site.count(site.index("logs"))
 
 
 def mailed_pools(box: Mailbox) -> list[str]:

@@ -28,9 +28,10 @@ from tests.integration.sites import Site, make_site, remove_site
 from tests.integration.watching import (
     T0,
     Mailbox,
+    feed,
     issues,
     log_line,
-    smtp_server,
+    seconds,
     snapshot,
     watch_section,
     watcher,
@@ -40,16 +41,6 @@ pytestmark = pytest.mark.integration
 
 POOL = "dcache-xfel497-01"
 DISABLED = "Pool mode changed to disabled(): Operator intervention"
-
-
-def seconds(n: float) -> timedelta:
-    return timedelta(seconds=n)
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    with smtp_server() as running:
-        yield running
 
 
 @pytest.fixture
@@ -64,15 +55,6 @@ def sites(tmp_path: Path, es: Elasticsearch, kafka_bootstrap: str, es_url: str) 
     yield make
     for site in made:
         remove_site(site)
-
-
-def feed(site: Site, lines: list[bytes], snapshots: tuple[bytes, ...] = ()) -> None:
-    site.produce("logs", lines)
-    if snapshots:
-        site.produce("poolinfo", list(snapshots))
-    code, _ = site.ingest()
-    assert code == 0
-    site.count(site.index("logs"))
 
 
 def cli(site: Site, *args: str) -> str:

@@ -7,7 +7,7 @@ import json
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
@@ -130,3 +130,17 @@ def issues(site: Site) -> dict[str, dict[str, Any]]:
     if not site.es.indices.exists(index=index):
         return {}
     return {doc.pop("_id"): doc for doc in site.docs(index) if "status" in doc}
+
+
+def feed(site: Site, lines: list[bytes], snapshots: tuple[bytes, ...] = ()) -> None:
+    """Lines (and pool snapshots) through Kafka and ingest, then visible to searches."""
+    site.produce("logs", lines)
+    if snapshots:
+        site.produce("poolinfo", list(snapshots))
+    code, _ = site.ingest()
+    assert code == 0
+    site.count(site.index("logs"))
+
+
+def seconds(n: float) -> timedelta:
+    return timedelta(seconds=n)
