@@ -1,9 +1,9 @@
 """`esbridge ingest`: Kafka -> decode -> validate/transform -> bulk -> commit.
 
-The main thread polls Kafka, turns messages into bulk items and commits offsets; one sender
-thread talks to Elasticsearch. Offsets are committed only for batches the sender has settled,
-so a crash at any moment loses nothing: the uncommitted tail is read again, and deterministic
-ids turn the repeats into 409s instead of copies.
+The main thread polls Kafka, turns messages into bulk items and commits offsets; sender
+threads (`ingest.max_in_flight`) talk to Elasticsearch. Offsets are committed only for batches
+the senders have settled, in order, so a crash at any moment loses nothing: the uncommitted
+tail is read again, and deterministic ids turn the repeats into 409s instead of copies.
 """
 
 from __future__ import annotations
@@ -100,7 +100,11 @@ class Pipeline:
             tuning.batch_max_docs, tuning.batch_max_bytes, tuning.flush_interval
         )
         self.sender = BulkSender(
-            es, self.target, tuning.retry_initial_backoff, tuning.retry_max_backoff
+            es,
+            self.target,
+            tuning.retry_initial_backoff,
+            tuning.retry_max_backoff,
+            workers=tuning.max_in_flight,
         )
         self.stats = Stats()
         self.stop = threading.Event()
@@ -163,7 +167,7 @@ class Pipeline:
 
     def backpressure(self) -> bool:
         return (
-            self.sender.retrying.is_set()
+            self.sender.retrying()
             or self.sender.backlog_bytes >= self.config.ingest.max_buffered_bytes
         )
 

@@ -1,8 +1,10 @@
-"""The Elasticsearch side: one thread that sends batches in order and retries until each is settled.
+"""The Elasticsearch side: sender threads that retry each batch until it is settled.
 
 A batch is settled when every item in it is indexed, was already indexed (a replay), or is in
-dead letters. Only settled batches are handed back for their offsets to be committed; batches
-are settled strictly in submission order, so committed offsets never skip a message.
+dead letters. Several batches may be in flight at once (one Elasticsearch write thread serves
+one bulk request, so one request at a time leaves the node's other cores idle), but settled
+batches are handed back strictly in submission order, so committed offsets never skip a
+message.
 """
 
 from __future__ import annotations
@@ -59,29 +61,44 @@ class BulkSender:
         target: DeadLetterTarget,
         initial_backoff: float,
         max_backoff: float,
+        workers: int = 1,
     ) -> None:
         self.es = es
         self.target = target
-        self.backoff = Backoff(initial_backoff, max_backoff)
-        self.todo: deque[Batch] = deque()
+        self.todo: deque[tuple[int, Batch]] = deque()
+        self.submitted = 0
+        self.in_flight = 0
+        self.finished: dict[int, BatchResult] = {}
+        self.released = 0
+        """Sequence number of the next result to hand back; later ones wait in `finished`."""
         self.done: queue.SimpleQueue[BatchResult] = queue.SimpleQueue()
         self.lock = threading.Condition()
         self.backlog_bytes = 0
-        self.busy = False
-        self.retrying = threading.Event()
+        self.retrying_workers = 0
         self.abort = threading.Event()
         self.closing = False
         self.failure: Exception | None = None
-        self.thread = threading.Thread(target=self.run, name="esbridge-bulk", daemon=True)
-        self.thread.start()
+        self.threads = [
+            threading.Thread(
+                target=self.run,
+                args=(Backoff(initial_backoff, max_backoff),),
+                name=f"esbridge-bulk-{number}",
+                daemon=True,
+            )
+            for number in range(workers)
+        ]
+        for thread in self.threads:
+            thread.start()
 
     def submit(self, batch: Batch) -> None:
         with self.lock:
-            self.todo.append(batch)
+            self.todo.append((self.submitted, batch))
+            self.submitted += 1
             self.backlog_bytes += batch.nbytes
             self.lock.notify_all()
 
     def results(self) -> list[BatchResult]:
+        """Settled batches, in the order they were submitted."""
         out = []
         while True:
             try:
@@ -89,66 +106,91 @@ class BulkSender:
             except queue.Empty:
                 return out
 
+    def retrying(self) -> bool:
+        """Whether Elasticsearch is refusing work right now: the pipeline pauses polling."""
+        return self.retrying_workers > 0
+
     def idle(self) -> bool:
         with self.lock:
-            return not self.todo and not self.busy
+            return self.all_settled()
+
+    def all_settled(self) -> bool:
+        return not self.todo and self.in_flight == 0
 
     def wait_idle(self, timeout: float) -> bool:
         """Waits until every submitted batch is settled; False when `timeout` passed first."""
         with self.lock:
-            return self.lock.wait_for(lambda: not self.todo and not self.busy, timeout)
+            self.lock.wait_for(lambda: self.all_settled() or self.failure is not None, timeout)
+            return self.all_settled()
 
     def close(self, timeout: float) -> bool:
-        """Settles what it can within `timeout`, then stops the thread; True if all settled."""
+        """Settles what it can within `timeout`, then stops the threads; True if all settled."""
         settled = self.wait_idle(timeout)
         self.abort.set()
         with self.lock:
             self.closing = True
             self.lock.notify_all()
-        self.thread.join(timeout=30)
+        for thread in self.threads:
+            thread.join(timeout=30)
         return settled
 
-    def run(self) -> None:
+    def run(self, backoff: Backoff) -> None:
         while True:
             with self.lock:
                 self.lock.wait_for(lambda: self.todo or self.closing)
                 if not self.todo:
                     return
-                batch = self.todo[0]
-                self.busy = True
+                sequence, batch = self.todo.popleft()
+                self.in_flight += 1
             try:
-                result = self.settle(batch)
+                result = self.settle(batch, backoff)
             except SendAbortedError:
                 return
             except Exception as exc:  # surfaced to the pipeline, which stops without committing
                 log.exception("bulk sender failed")
-                self.failure = exc
-                return
-            finally:
                 with self.lock:
-                    self.busy = False
+                    self.failure = exc
                     self.lock.notify_all()
+                return
             with self.lock:
-                self.todo.popleft()
+                self.in_flight -= 1
                 self.backlog_bytes -= batch.nbytes
+                self.finished[sequence] = result
+                self.release_in_order()
                 self.lock.notify_all()
-            self.done.put(result)
 
-    def settle(self, batch: Batch) -> BatchResult:
+    def release_in_order(self) -> None:
+        """Hands back every finished result whose predecessors are all handed back."""
+        while self.released in self.finished:
+            self.done.put(self.finished.pop(self.released))
+            self.released += 1
+
+    def settle(self, batch: Batch, backoff: Backoff) -> BatchResult:
         result = BatchResult(offsets=batch.offsets)
         pending = batch.items
-        while pending:
-            entries = self.send(pending)
-            if entries is None:
-                result.retried += len(pending)
-                self.wait_before_retry(len(pending))
-                continue
-            pending, retry = self.account(pending, entries, result)
-            if retry:
-                self.wait_before_retry(len(pending))
-        self.retrying.clear()
-        self.backoff.reset()
+        retrying = False
+        try:
+            while pending:
+                entries = self.send(pending)
+                if entries is None:
+                    result.retried += len(pending)
+                else:
+                    pending, retry = self.account(pending, entries, result)
+                    if not retry:
+                        continue
+                if not retrying:
+                    retrying = True
+                    self.count_retrying(+1)
+                self.wait_before_retry(len(pending), backoff)
+        finally:
+            if retrying:
+                self.count_retrying(-1)
+        backoff.reset()
         return result
+
+    def count_retrying(self, change: int) -> None:
+        with self.lock:
+            self.retrying_workers += change
 
     def account(
         self, items: list[BulkItem], entries: list[dict[str, Any]], result: BatchResult
@@ -206,9 +248,8 @@ class BulkSender:
             return None
         return body_items
 
-    def wait_before_retry(self, count: int) -> None:
-        self.retrying.set()
-        delay = self.backoff.next_delay()
+    def wait_before_retry(self, count: int, backoff: Backoff) -> None:
+        delay = backoff.next_delay()
         log.info("retrying %d item(s) in %.1fs", count, delay)
         if self.abort.wait(delay):
             raise SendAbortedError

@@ -216,6 +216,9 @@ class IngestConfig(_Section):
     retry_initial_backoff: Seconds = 0.5
     retry_max_backoff: Seconds = 30.0
     max_buffered_bytes: Bytes = 100 * 1024**2
+    # Elasticsearch serves one bulk request on one write thread: a second request in flight
+    # keeps a second core busy. Offsets are still committed strictly in order.
+    max_in_flight: Annotated[int, Field(ge=1, le=64)] = 2
     stats_interval: Seconds = 10.0
 
     @model_validator(mode="after")

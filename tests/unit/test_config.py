@@ -146,6 +146,7 @@ def test_omitted_sections_and_keys_take_documented_defaults(write: Write) -> Non
     assert config.deadletter.index == "esbridge-deadletter"
     assert config.ingest.original_max_bytes == 16 * 1024
     assert config.ingest.max_buffered_bytes == 100 * 1024**2
+    assert config.ingest.max_in_flight == 2
 
 
 def test_loaded_config_is_immutable(write: Write) -> None:
