@@ -1,31 +1,67 @@
-"""Renders the Logstash pipelines in pipelines/logstash/ from the parsers' own patterns.
+"""Renders the Logstash pipelines in pipelines/logstash/ from the parsers' own definitions.
 
-Sites on Logstash get the same line layout and key grammar as esbridge's Python parsers
-because both come from LOG_LINE_PATTERN and KEY_PATTERN: the only translation is Python's
-`(?P<name>` to Oniguruma's `(?<name>` plus anchors (Python uses `fullmatch`, grok searches).
-tests/unit/test_logstash.py checks the translation and that the committed files are fresh.
+Sites on Logstash get the same grammar and field tables as esbridge's Python parsers because
+both come from the same constants: LOG_LINE_PATTERN and KEY_PATTERN for the log topics, the
+rename, duration and principal tables of billing.py and poolinfo.py for the others. Regexes
+only change syntax: Python's `(?P<name>` becomes Oniguruma's `(?<name>` plus anchors (Python
+uses `fullmatch`, grok and Ruby search). tests/unit/test_logstash.py checks the translation,
+that each table reaches the pipeline unchanged, and that the committed files are fresh.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import jinja2
-import yaml
 
+from esbridge.config import Config, ProducerConfig, load_config
+from esbridge.transforms import billing, poolinfo, timestamps
 from esbridge.transforms.access import KEY_PATTERN
 from esbridge.transforms.logs import LOG_LINE_PATTERN
 
 LOGSTASH_DIR = Path(__file__).resolve().parent.parent / "pipelines" / "logstash"
 EXAMPLE_CONFIG = LOGSTASH_DIR.parent.parent / "examples" / "dcache.yml"
 PIPELINES = ("kafka-to-es.conf", "access-to-kafka.conf")
+RECORD = "[@metadata][record]"
+"""Where billing and poolinfo records are decoded: never indexed, so a key is written only once
+a table has moved it to its field."""
 
 _QUOTED_OR_BARE = r'(?:"(?:[^"\\]|\\.)*"|[^ ]*)'
+
+# What billing.py spells out inside functions rather than in module tables; each is checked
+# against parse_billing's output by the tests.
+BILLING_MOVES = {
+    "msgType": "event.action",
+    "cellDomain": "dcache.domain",
+    "cellName": "dcache.cell",
+    "cellType": "dcache.cell_type",
+    "status": "billing.status",
+    "isWrite": "billing.direction",
+}
+IDENTITY_FIELDS = {
+    "uid": "user.id",
+    "name": "user.name",
+    "gid": "group.id",
+    "fqan": "billing.fqan",
+    "origin": "client.ip",
+}
+"""billing._PRINCIPAL_FIELDS names -> document fields."""
+PRIMARY_ONLY = ("GidPrincipal", "FQANPrincipal")
+"""Principals that count only when marked `,primary`."""
+POOLINFO_MOVES = {"pool": "dcache.pool.name", "mode": "dcache.pool.mode", "host": "host.name"}
 
 
 def grok_regex(python_pattern: str) -> str:
     """A Python pattern meant for `fullmatch` as an anchored Oniguruma regex."""
     return "^" + python_pattern.replace("(?P<", "(?<") + "$"
+
+
+def ruby_regex(python_pattern: str, *, whole: bool = False) -> str:
+    """A Python pattern as Ruby source text; `whole` anchors it as `fullmatch` does."""
+    translated = python_pattern.replace("(?P<", "(?<")
+    return rf"\A(?:{translated})\z" if whole else translated
 
 
 def access_line_regex() -> str:
@@ -37,10 +73,49 @@ def access_line_regex() -> str:
     return rf"^ *(?:{KEY_PATTERN}={_QUOTED_OR_BARE}(?: +|$))*$"
 
 
+def field_ref(dotted: str) -> str:
+    """`a.b` as the Logstash field reference `[a][b]`."""
+    return "".join(f"[{part}]" for part in dotted.split("."))
+
+
+def record_ref(key: str) -> str:
+    """A key of a decoded billing or poolinfo record (`a.b` reaches into objects)."""
+    return RECORD + field_ref(key)
+
+
+def billing_renames() -> dict[str, str]:
+    """Record key -> field for every billing key that only changes place; durations move too
+    and are then converted in place."""
+    tables = billing._RENAMED | billing._DURATIONS
+    moved = BILLING_MOVES | {key: f"billing.{name}" for key, name in tables.items()}
+    return {key: field_ref(target) for key, target in moved.items()}
+
+
+def poolinfo_renames() -> dict[str, str]:
+    """Record key -> field for every poolinfo key that is indexed; the others stay behind."""
+    moved = POOLINFO_MOVES | {key: f"dcache.pool.{name}" for key, name in poolinfo._RENAMED.items()}
+    return {key: field_ref(target) for key, target in moved.items()}
+
+
+def billing_tables() -> dict[str, Any]:
+    """What the billing branch's Ruby code needs from billing.py and timestamps.py."""
+    principals = billing._PRINCIPAL_FIELDS.items()
+    return {
+        "durations": [field_ref(f"billing.{name}") for name in billing._DURATIONS.values()],
+        "duration_regex": ruby_regex(timestamps._DURATION.pattern, whole=True),
+        "camel_hump_regex": ruby_regex(billing._CAMEL_HUMP.pattern),
+        "handled": sorted(billing._HANDLED),
+        "taken": sorted(billing._TAKEN),
+        "principals": {kind: field_ref(IDENTITY_FIELDS[name]) for kind, name in principals},
+        "primary_only": list(PRIMARY_ONLY),
+        "primary": billing._PRIMARY,
+    }
+
+
 def render_pipelines(example: Path = EXAMPLE_CONFIG) -> dict[str, str]:
-    """File name -> text, with topics and indices taken from the example config."""
-    config = yaml.safe_load(example.read_text(encoding="utf-8"))
-    producers = {p["parser"]: p for p in config["producers"] if p["parser"] in ("logs", "access")}
+    """File name -> text, with topics, indices and caps taken from the example config (read
+    without the environment, so that the output does not depend on who renders it)."""
+    config = load_config(example, environ={})
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(LOGSTASH_DIR / "templates"),
         undefined=jinja2.StrictUndefined,
@@ -48,14 +123,29 @@ def render_pipelines(example: Path = EXAMPLE_CONFIG) -> dict[str, str]:
         keep_trailing_newline=True,
     )
     environment.filters["quoted"] = _logstash_string
+    environment.filters["ruby"] = ruby_literal
+    environment.filters["field_ref"] = field_ref
+    environment.filters["record_ref"] = record_ref
     context = {
-        "logs": producers["logs"],
-        "access": producers["access"],
-        "deadletter_index": config["deadletter"]["index"],
+        "producers": config.producers,
+        "record": RECORD,
+        "access": _producer(config, "access"),
+        "topics": [topic for producer in config.producers for topic in producer.topics],
+        "dcache_instance": config.dcache_instance,
+        "deadletter_index": config.deadletter.index,
+        "payload_max_bytes": config.deadletter.payload_max_bytes,
+        "original_max_bytes": config.ingest.original_max_bytes,
         "log_line_regex": grok_regex(LOG_LINE_PATTERN),
         "access_line_regex": access_line_regex(),
+        "billing_renames": billing_renames(),
+        "billing": billing_tables(),
+        "poolinfo_renames": poolinfo_renames(),
     }
     return {name: environment.get_template(f"{name}.j2").render(context) for name in PIPELINES}
+
+
+def _producer(config: Config, parser: str) -> ProducerConfig:
+    return next(p for p in config.producers if p.parser == parser)
 
 
 def _logstash_string(text: str) -> str:
@@ -65,6 +155,19 @@ def _logstash_string(text: str) -> str:
         if quote not in text:
             return quote + text + quote
     raise ValueError(f"cannot quote for Logstash: {text!r}")
+
+
+def ruby_literal(value: str | Iterable[str] | Mapping[str, str]) -> str:
+    """Strings, lists and string maps as Ruby literals, for code inside a single-quoted Logstash
+    string: double-quoted, `#` escaped (no interpolation), and never a `'`."""
+    if isinstance(value, str):
+        if "'" in value:
+            raise ValueError(f"a ' would end the Logstash string: {value!r}")
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("#", "\\#") + '"'
+    if isinstance(value, Mapping):
+        pairs = (f"{ruby_literal(k)} => {ruby_literal(v)}" for k, v in value.items())
+        return "{" + ", ".join(pairs) + "}"
+    return "[" + ", ".join(ruby_literal(item) for item in value) + "]"
 
 
 def write_pipelines() -> list[Path]:
