@@ -13,7 +13,8 @@ import logging
 import queue
 import threading
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from elastic_transport import ConnectionError as TransportConnectionError
@@ -47,7 +48,20 @@ class BatchResult:
     dead_letters: int = 0
     duplicates: int = 0
     retried: int = 0
-    per_index: dict[str, int] = field(default_factory=dict)
+
+
+class Whole(Enum):
+    """An answer about every item of a bulk request at once."""
+
+    RETRY = "retry"
+    CREATED = "created"
+    """`errors: false`: no entry needs a look."""
+
+
+def count_created(items: list[BulkItem], result: BatchResult) -> None:
+    dead = sum(item.dead for item in items)
+    result.dead_letters += dead
+    result.indexed += len(items) - dead
 
 
 class SendAbortedError(Exception):
@@ -172,8 +186,11 @@ class BulkSender:
         try:
             while pending:
                 entries = self.send(pending)
-                if entries is None:
+                if entries is Whole.RETRY:
                     result.retried += len(pending)
+                elif entries is Whole.CREATED:
+                    count_created(pending, result)
+                    break
                 else:
                     pending, retry = self.account(pending, entries, result)
                     if not retry:
@@ -225,8 +242,8 @@ class BulkSender:
                 )
         return again, retry
 
-    def send(self, items: list[BulkItem]) -> list[dict[str, Any]] | None:
-        """The bulk response's items, or None when the whole request must be retried."""
+    def send(self, items: list[BulkItem]) -> list[dict[str, Any]] | Whole:
+        """The bulk response's items, or an answer that holds for all of them."""
         body = b"".join(item.line for item in items)
         try:
             response = self.es.perform_request(
@@ -234,18 +251,20 @@ class BulkSender:
             )
         except (TransportConnectionError, ConnectionTimeout) as exc:
             log.warning("elasticsearch unreachable, will retry: %s", exc)
-            return None
+            return Whole.RETRY
         except ApiError as exc:
             if exc.meta.status == 429 or exc.meta.status >= 500:
                 log.warning("bulk request refused (HTTP %s), will retry", exc.meta.status)
-                return None
+                return Whole.RETRY
             log.error("bulk request rejected as a whole (HTTP %s): %s", exc.meta.status, exc)
             error = {"type": "bulk_request_rejected", "reason": str(exc.message)}
             return [{"create": {"status": exc.meta.status, "error": error}}] * len(items)
+        if isinstance(response.body, dict) and response.body.get("errors") is False:
+            return Whole.CREATED
         body_items = response.body.get("items") if isinstance(response.body, dict) else None
         if not isinstance(body_items, list) or len(body_items) != len(items):
             log.warning("bulk response without one entry per item, will retry")
-            return None
+            return Whole.RETRY
         return body_items
 
     def wait_before_retry(self, count: int, backoff: Backoff) -> None:

@@ -15,7 +15,6 @@ class Stats:
     duplicates: int = 0
     retried: int = 0
     committed_batches: int = 0
-    per_index: dict[str, int] = field(default_factory=dict)
     _last_time: float = field(default_factory=time.monotonic)
     _last_consumed: int = 0
     _last_settled: int = 0
