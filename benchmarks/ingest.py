@@ -10,7 +10,8 @@ topic (not timed), then, each into its own freshly installed esbridge index set:
                cut into batches by esbridge's own `BatchBuilder`), bulk-loaded as fast as one or
                two connections allow, then refreshed: the ceiling;
   (b) esbridge `python -m esbridge ingest --idle-exit 3` from the topic, per Kafka backend,
-               timed from process start until `_count` reaches N; CPU from the child's rusage;
+               timed from process start until its committed offset reaches N (esbridge commits
+               only what Elasticsearch acknowledged), then a refresh; CPU from the child's rusage;
   (c) naive    kafka-python polling, orjson, esbridge's billing parser, one `index` request per
                document, on the first M messages only (it is slow).
 
@@ -39,9 +40,19 @@ from typing import Any, get_args
 from urllib.parse import urlsplit
 
 import orjson
+import yaml
 from confluent_kafka import Consumer as ConfluentConsumer
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from cpu import (  # benchmarks/cpu.py, beside this script
+    LAYOUTS,
+    CpuSample,
+    CpuUse,
+    cpu_layout,
+    layout_problem,
+    listener_pid,
+    own_cpu,
+)
 from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer
 
@@ -56,10 +67,11 @@ from esbridge.stack.manager import Stack, StackOptions
 from esbridge.templates import Resource, render_resources
 
 DEFAULT_COUNT = 1_000_000
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "dcache.yml"
 DEFAULT_NAIVE_COUNT = 20_000
 DEFAULT_SEED = 1
 IDLE_EXIT = 3.0
-COUNT_POLL = 0.5
+COMMIT_POLL = 0.5
 PROGRESS_EVERY = 5.0
 ESBRIDGE_TIMEOUT = 3600.0
 SERVERS = ("elasticsearch", "kafka")
@@ -106,82 +118,6 @@ def endpoints() -> Iterator[Endpoints]:
                 shutil.rmtree(Path(state.es_root).parent, ignore_errors=True)
 
 
-# --- CPU accounting -------------------------------------------------------------------------
-
-
-def listener_pid(port: int) -> int | None:
-    """The process listening on local TCP `port` (to account the servers' CPU), if visible."""
-    sockets = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                parts = line.split()
-                if parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
-                    sockets.add(f"socket:[{parts[9]}]")
-    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
-        with contextlib.suppress(OSError):
-            for fd in fd_dir.iterdir():
-                if os.readlink(fd) in sockets:
-                    return int(fd_dir.parent.name)
-    return None
-
-
-def server_pids(where: Endpoints) -> dict[str, int]:
-    """The local Elasticsearch and Kafka processes, by the ports they listen on."""
-    es_port = urlsplit(where.es_url).port or 9200
-    kafka_port = int(where.bootstrap.split(",")[0].rsplit(":", 1)[1])
-    found = {"elasticsearch": listener_pid(es_port), "kafka": listener_pid(kafka_port)}
-    return {name: pid for name, pid in found.items() if pid is not None}
-
-
-def process_cpu(pid: int) -> float:
-    """User+system CPU seconds of `pid` (all its threads) so far; 0 once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass(frozen=True)
-class CpuSample:
-    """CPU seconds used so far: by the whole machine (busy, and busy + idle) and by each server."""
-
-    busy: float
-    total: float
-    servers: dict[str, float]
-
-    @staticmethod
-    def take(servers: dict[str, int]) -> CpuSample:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
-        user, nice, system, idle, iowait, irq, softirq = fields
-        tick = os.sysconf("SC_CLK_TCK")
-        busy = user + nice + system + irq + softirq
-        used = {name: process_cpu(pid) for name, pid in servers.items()}
-        return CpuSample(busy / tick, (busy + idle + iowait) / tick, used)
-
-
-@dataclass(frozen=True)
-class CpuUse:
-    """CPU seconds between two samples: the machine's, its busy fraction, and per server."""
-
-    machine: float
-    busy: float
-    servers: dict[str, float]
-
-    @staticmethod
-    def between(start: CpuSample, end: CpuSample) -> CpuUse:
-        total = end.total - start.total
-        machine = end.busy - start.busy
-        servers = {name: end.servers[name] - start.servers[name] for name in start.servers}
-        return CpuUse(machine, machine / total if total else 0.0, servers)
-
-
-def own_cpu() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
 @dataclass
 class Measurement:
     label: str
@@ -206,6 +142,14 @@ class Measurement:
     def other_cpu(self) -> float:
         """Machine CPU used by neither the client nor the servers (should be about 0)."""
         return self.cpu.machine - self.client_cpu - sum(self.cpu.servers.values())
+
+
+def server_pids(where: Endpoints) -> dict[str, int]:
+    """The local Elasticsearch and Kafka processes, by the ports they listen on."""
+    es_port = urlsplit(where.es_url).port or 9200
+    kafka_port = int(where.bootstrap.split(",")[0].rsplit(":", 1)[1])
+    found = {"elasticsearch": listener_pid(es_port), "kafka": listener_pid(kafka_port)}
+    return {name: pid for name, pid in found.items() if pid is not None}
 
 
 # --- Kafka ----------------------------------------------------------------------------------
@@ -477,6 +421,7 @@ def wait_rusage(pid: int, timeout: float) -> tuple[int, float]:
 
 def measure_esbridge(
     es: Elasticsearch,
+    where: Endpoints,
     index_set: IndexSet,
     backend: str,
     expected: int,
@@ -495,48 +440,65 @@ def measure_esbridge(
         str(IDLE_EXIT),
     ]
     log(f"[{label}] {' '.join(command[1:])}")
-    sample = CpuSample.take(servers)
+    sample, start = CpuSample.take(servers), time.monotonic()
     with log_path.open("wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-    first_doc, done, indexed = wait_for_count(es, index_set.alias, expected, process.pid, label)
+    first_doc, done, committed = wait_for_commit(
+        where, index_set, expected, process.pid, label, start
+    )
+    es.indices.refresh(index=index_set.alias)
+    if done is not None:
+        done = time.monotonic() - start
     cpu = CpuUse.between(sample, CpuSample.take(servers))
     code, client_cpu = wait_rusage(process.pid, timeout=120)
     process.returncode = code
     if done is None or code != 0:
         tail = log_path.read_text(errors="replace").splitlines()[-20:]
         raise RuntimeError(
-            f"{label}: exit {code}, {indexed:,}/{expected:,} indexed; log tail:\n" + "\n".join(tail)
+            f"{label}: exit {code}, {committed:,}/{expected:,} committed; log tail:\n"
+            + "\n".join(tail)
         )
     check_complete(es, index_set, expected)
     result = Measurement(label, expected, done, client_cpu, cpu)
-    result.extra["seconds_to_first_doc"] = round(first_doc, 1)
+    result.extra["seconds_to_first_commit"] = round(first_doc, 1)
     log(
-        f"[{label}] {done:.1f} s ({result.extra['seconds_to_first_doc']} s to the first "
-        f"document), {result.docs_per_s:,.0f} docs/s, {client_cpu:.1f} CPU s"
+        f"[{label}] {done:.1f} s ({result.extra['seconds_to_first_commit']} s to the first "
+        f"commit), {result.docs_per_s:,.0f} docs/s, {client_cpu:.1f} CPU s"
     )
     return result
 
 
-def wait_for_count(
-    es: Elasticsearch, index: str, expected: int, pid: int, label: str
+def wait_for_commit(
+    where: Endpoints, index_set: IndexSet, expected: int, pid: int, label: str, start: float
 ) -> tuple[float, float | None, int]:
-    """Polls `_count` until `expected` (or `pid` exits, or the timeout): seconds to the first
-    document, seconds to all (None if not reached) and the last count."""
-    start = last_report = time.monotonic()
-    first_doc = 0.0
-    while True:
-        time.sleep(COUNT_POLL)
-        indexed = count(es, index)
-        now = time.monotonic()
-        if indexed and not first_doc:
-            first_doc = now - start
-        if indexed >= expected:
-            return first_doc, now - start, indexed
-        if process_gone(pid) or now - start > ESBRIDGE_TIMEOUT:
-            return first_doc, None, indexed
-        if now - last_report >= PROGRESS_EVERY:
-            last_report = now
-            log(f"[{label}] {indexed:,} indexed after {now - start:.0f} s")
+    """Polls the group's committed offset until `expected` (or `pid` exits, or the timeout):
+    seconds to the first commit, to all (None if not reached) and the last committed offset.
+
+    Kafka is asked, not Elasticsearch: a search every half second would keep the shard
+    search-active, so it would refresh every second during this phase only, and the raw phase
+    (not searched while loading) would be compared against extra segments and merges.
+    """
+    watcher = ConfluentConsumer(
+        {"bootstrap.servers": where.bootstrap, "group.id": index_set.config.kafka.group_id}
+    )
+    partition = TopicPartition(index_set.config.producers[0].topics[0], 0)
+    last_report, first_commit = start, 0.0
+    try:
+        while True:
+            time.sleep(COMMIT_POLL)
+            committed = max(0, watcher.committed([partition], timeout=10)[0].offset)
+            now = time.monotonic()
+            if committed and not first_commit:
+                first_commit = now - start
+            if committed >= expected:
+                return first_commit, now - start, committed
+            if process_gone(pid) or now - start > ESBRIDGE_TIMEOUT:
+                return first_commit, None, committed
+            if now - last_report >= PROGRESS_EVERY:
+                last_report = now
+                log(f"[{label}] {committed:,} committed after {now - start:.0f} s")
+    finally:
+        watcher.close()
 
 
 def process_gone(pid: int) -> bool:
@@ -601,6 +563,7 @@ class Options:
     seed: int
     raw_connections: list[int]
     backends: list[str]
+    layouts: list[str]
     as_json: bool
 
 
@@ -609,8 +572,10 @@ class Results:
     count: int
     naive_count: int
     seed: int
-    raw: list[Measurement] = field(default_factory=list)
-    esbridge: dict[str, Measurement] = field(default_factory=dict)
+    raw: dict[str, list[Measurement]] = field(default_factory=dict)
+    """Per CPU layout, one per connection count."""
+    esbridge: dict[str, dict[str, Measurement]] = field(default_factory=dict)
+    """Per CPU layout, per Kafka backend."""
     naive: Measurement | None = None
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -628,6 +593,8 @@ class Run:
         self.index_sets: list[IndexSet] = []
         self.servers = server_pids(where)
         self.results = Results(options.count, options.naive_count, options.seed)
+        self.current_alias = ""
+        """The index the raw bodies' action lines name at the moment."""
 
     def index_set(self, suffix: str, backend: str = "kafka-python") -> IndexSet:
         index_set = install_index_set(
@@ -642,14 +609,28 @@ class Run:
 
     def execute(self) -> Results:
         try:
-            self.prepare_topic_and_raw()
-            self.measure_esbridge()
-            self.measure_naive()
+            bodies = self.prepare_topic_and_bodies()
+            for layout in self.layouts():
+                with cpu_layout(layout, self.servers):
+                    log(f"== CPU layout: {layout}")
+                    self.results.raw[layout] = self.measure_raw(bodies, layout)
+                    self.results.esbridge[layout] = self.measure_esbridge(layout)
+            del bodies
+            with cpu_layout("shared", self.servers):
+                self.measure_naive()
         finally:
             self.cleanup()
         return self.results
 
-    def prepare_topic_and_raw(self) -> None:
+    def layouts(self) -> list[str]:
+        """The asked-for layouts that this machine allows; a refused one is reported."""
+        problem = layout_problem(self.servers, expected=len(SERVERS))
+        if problem is not None and "isolated" in self.options.layouts:
+            log(f"skipping the isolated CPU layout: {problem}")
+            self.results.skipped["isolated"] = problem
+        return [name for name in self.options.layouts if name == "shared" or problem is None]
+
+    def prepare_topic_and_bodies(self) -> list[bytes]:
         count, seed = self.options.count, self.options.seed
         log(f"generating {count:,} billing messages (seed {seed}) ...")
         messages = list(generate("billing", count, seed=seed))
@@ -659,36 +640,51 @@ class Run:
         produce(self.where.bootstrap, self.topic, messages)
         if (end := end_offset(self.where.bootstrap, self.topic)) != count:
             raise RuntimeError(f"topic {self.topic} ends at offset {end}, expected {count}")
-        first = self.index_set("raw1")
         log("building esbridge's bulk bodies for the raw load ...")
-        bodies = build_bodies(self.topic, messages, first)
-        del messages
-        previous = first
-        for n, connections in enumerate(self.options.raw_connections):
-            index_set = first if n == 0 else self.index_set(f"raw{connections}")
-            retarget(bodies, previous.alias, index_set.alias)
-            self.results.raw.append(
-                measure_raw(
-                    self.es, self.where.es_url, bodies, index_set, connections, self.servers
-                )
-            )
-            self.drop(index_set)
-            previous = index_set
+        index_set = self.index_set("bodyx")  # same length as the raw phases' suffixes
+        bodies = build_bodies(self.topic, messages, index_set)
+        self.current_alias = index_set.alias
+        self.drop(index_set)
+        return bodies
 
-    def measure_esbridge(self) -> None:
+    def measure_raw(self, bodies: list[bytes], layout: str) -> list[Measurement]:
+        measurements = []
+        for connections in self.options.raw_connections:
+            index_set = self.index_set(f"raw{connections}{layout[0]}")
+            retarget(bodies, self.current_alias, index_set.alias)
+            self.current_alias = index_set.alias
+            measurement = measure_raw(
+                self.es, self.where.es_url, bodies, index_set, connections, self.servers
+            )
+            measurement.label += f" [{layout}]"
+            measurements.append(measurement)
+            self.drop(index_set)
+        return measurements
+
+    def measure_esbridge(self, layout: str) -> dict[str, Measurement]:
+        measurements = {}
         for backend in self.options.backends:
-            index_set = self.index_set(backend.replace("-", ""), backend)
+            index_set = self.index_set(f"{backend.replace('-', '')}{layout[0]}", backend)
             module = source_module(index_set.config, self.es)
             if backend != "kafka-python" and module == "esbridge.source":
                 reason = f"the pipeline ignores kafka.backend: {backend} (its source is {module})"
                 log(f"skipping backend {backend}: {reason}")
                 self.results.skipped[backend] = reason
             else:
-                log_path = self.directory / f"esbridge-{backend}.log"
-                self.results.esbridge[backend] = measure_esbridge(
-                    self.es, index_set, backend, self.options.count, log_path, self.servers
+                log_path = self.directory / f"esbridge-{backend}-{layout}.log"
+                measurement = measure_esbridge(
+                    self.es,
+                    self.where,
+                    index_set,
+                    backend,
+                    self.options.count,
+                    log_path,
+                    self.servers,
                 )
+                measurement.label += f" [{layout}]"
+                measurements[backend] = measurement
             self.drop(index_set)
+        return measurements
 
     def measure_naive(self) -> None:
         index_set = self.index_set("naive")
@@ -711,42 +707,67 @@ class Run:
 # --- reporting ------------------------------------------------------------------------------
 
 
-def summary(results: Results) -> dict[str, Any]:
-    """The JSON object: the issue's keys first, then the details behind them."""
-    best_raw = max(results.raw, key=lambda m: m.docs_per_s)
-    if not results.esbridge:
-        raise RuntimeError(f"no esbridge backend could be measured: {results.skipped}")
-    backend = default_backend() if default_backend() in results.esbridge else None
-    backend = backend or next(iter(results.esbridge))
-    main = results.esbridge[backend]
-    assert results.naive is not None
-    by_backend = results.esbridge.items()
+def headline_backend() -> str:
+    """The backend of examples/dcache.yml, the config a new user starts from."""
+    example = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    return str(example["kafka"].get("backend", default_backend()))
+
+
+def layout_summary(raw: list[Measurement], esbridge: dict[str, Measurement]) -> dict[str, Any]:
+    """One CPU layout: the raw ceiling (the fastest raw phase) and each backend against it."""
+    best_raw = max(raw, key=lambda m: m.docs_per_s)
     return {
         "raw_docs_per_s": round(best_raw.docs_per_s),
-        "esbridge_docs_per_s": round(main.docs_per_s),
-        "naive_docs_per_s": round(results.naive.docs_per_s, 1),
-        "ratio": round(main.docs_per_s / best_raw.docs_per_s, 3),
-        "cpu_s_per_million": round(main.cpu_s_per_million, 1),
-        "esbridge_backend": backend,
-        "esbridge_docs_per_s_by_backend": {b: round(m.docs_per_s) for b, m in by_backend},
-        "cpu_s_per_million_by_backend": {b: round(m.cpu_s_per_million, 1) for b, m in by_backend},
+        "raw_connections": best_raw.extra["connections"],
+        "esbridge_docs_per_s_by_backend": {b: round(m.docs_per_s) for b, m in esbridge.items()},
         "ratio_by_backend": {
-            b: round(m.docs_per_s / best_raw.docs_per_s, 3) for b, m in by_backend
+            b: round(m.docs_per_s / best_raw.docs_per_s, 3) for b, m in esbridge.items()
         },
+        "cpu_s_per_million_by_backend": {
+            b: round(m.cpu_s_per_million, 1) for b, m in esbridge.items()
+        },
+    }
+
+
+def summary(results: Results) -> dict[str, Any]:
+    """The JSON object: the issue's keys first (for the first layout measured and the example
+    config's backend), then every layout and backend, then the details behind them."""
+    by_layout = {
+        layout: layout_summary(results.raw[layout], measured)
+        for layout, measured in results.esbridge.items()
+        if measured
+    }
+    if not by_layout:
+        raise RuntimeError(f"no esbridge backend could be measured: {results.skipped}")
+    layout, main = next(iter(by_layout.items()))
+    backend = headline_backend()
+    if backend not in main["ratio_by_backend"]:
+        backend = next(iter(main["ratio_by_backend"]))
+    assert results.naive is not None
+    return {
+        "raw_docs_per_s": main["raw_docs_per_s"],
+        "esbridge_docs_per_s": main["esbridge_docs_per_s_by_backend"][backend],
+        "naive_docs_per_s": round(results.naive.docs_per_s, 1),
+        "ratio": main["ratio_by_backend"][backend],
+        "cpu_s_per_million": main["cpu_s_per_million_by_backend"][backend],
+        "esbridge_backend": backend,
+        "layout": layout,
+        "by_layout": by_layout,
         "count": results.count,
         "naive_count": results.naive.docs,
         "seed": results.seed,
-        "raw_connections": best_raw.extra["connections"],
-        "skipped_backends": results.skipped,
+        "skipped": results.skipped,
         "measurements": [measurement_dict(m) for m in all_measurements(results)],
         "versions": versions(),
-        "cores": os.cpu_count(),
+        "cores": len(os.sched_getaffinity(0)),
     }
 
 
 def all_measurements(results: Results) -> list[Measurement]:
     naive = [results.naive] if results.naive else []
-    return [*results.raw, *results.esbridge.values(), *naive]
+    raw = [m for measured in results.raw.values() for m in measured]
+    esbridge = [m for measured in results.esbridge.values() for m in measured.values()]
+    return [*raw, *esbridge, *naive]
 
 
 def measurement_dict(m: Measurement) -> dict[str, Any]:
@@ -788,11 +809,15 @@ def table(results: Results, data: dict[str, Any]) -> str:
             f"{m.per_million(m.other_cpu):>5,.0f} {m.cpu.busy:>5.0%}"
         )
     lines.append("")
-    for backend, ratio in data["ratio_by_backend"].items():
-        cpu = data["cpu_s_per_million_by_backend"][backend]
-        lines.append(f"esbridge ({backend}) / raw: {ratio:.3f}; {cpu} CPU s per million messages")
-    for backend, reason in results.skipped.items():
-        lines.append(f"backend {backend} not measured: {reason}")
+    for layout, figures in data["by_layout"].items():
+        for backend, ratio in figures["ratio_by_backend"].items():
+            cpu = figures["cpu_s_per_million_by_backend"][backend]
+            lines.append(
+                f"[{layout}] esbridge ({backend}) / raw: {ratio:.3f}; "
+                f"{cpu} CPU s per million messages"
+            )
+    for what, reason in results.skipped.items():
+        lines.append(f"{what} not measured: {reason}")
     return "\n".join(lines)
 
 
@@ -820,19 +845,26 @@ def parse_args(argv: list[str] | None = None) -> Options:
         help="esbridge kafka.backend values to measure",
     )
     parser.add_argument(
+        "--layouts",
+        default=",".join(LAYOUTS),
+        help="CPU layouts, the first is the headline: isolated (servers on all cores but the "
+        "last, the client on the last) and/or shared (everyone on every core)",
+    )
+    parser.add_argument(
         "--json", action="store_true", dest="as_json", help="print one JSON object on stdout"
     )
     args = parser.parse_args(argv)
-    backends = args.backends.split(",")
-    unknown = set(backends) - set(declared_backends())
+    backends, layouts = args.backends.split(","), args.layouts.split(",")
+    unknown = (set(backends) - set(declared_backends())) | (set(layouts) - set(LAYOUTS))
     if unknown or args.count < 1 or args.naive_count < 1:
-        parser.error(f"bad arguments (unknown backends: {sorted(unknown)})")
+        parser.error(f"bad arguments (unknown backends or layouts: {sorted(unknown)})")
     return Options(
         count=args.count,
         naive_count=args.naive_count,
         seed=args.seed,
         raw_connections=[int(n) for n in args.raw_connections.split(",")],
         backends=backends,
+        layouts=layouts,
         as_json=args.as_json,
     )
 
