@@ -47,7 +47,7 @@ IDENTITY_FIELDS = {
     "fqan": "billing.fqan",
     "origin": "client.ip",
 }
-"""billing._PRINCIPAL_FIELDS names -> document fields."""
+"""billing.PRINCIPAL_FIELDS names -> document fields."""
 PRIMARY_ONLY = ("GidPrincipal", "FQANPrincipal")
 """Principals that count only when marked `,primary`."""
 POOLINFO_MOVES = {"pool": "dcache.pool.name", "mode": "dcache.pool.mode", "host": "host.name"}
@@ -86,29 +86,29 @@ def record_ref(key: str) -> str:
 def billing_renames() -> dict[str, str]:
     """Record key -> field for every billing key that only changes place; durations move too
     and are then converted in place."""
-    tables = billing._RENAMED | billing._DURATIONS
+    tables = billing.RENAMED | billing.DURATIONS
     moved = BILLING_MOVES | {key: f"billing.{name}" for key, name in tables.items()}
     return {key: field_ref(target) for key, target in moved.items()}
 
 
 def poolinfo_renames() -> dict[str, str]:
     """Record key -> field for every poolinfo key that is indexed; the others stay behind."""
-    moved = POOLINFO_MOVES | {key: f"dcache.pool.{name}" for key, name in poolinfo._RENAMED.items()}
+    moved = POOLINFO_MOVES | {key: f"dcache.pool.{name}" for key, name in poolinfo.RENAMED.items()}
     return {key: field_ref(target) for key, target in moved.items()}
 
 
 def billing_tables() -> dict[str, Any]:
     """What the billing branch's Ruby code needs from billing.py and timestamps.py."""
-    principals = billing._PRINCIPAL_FIELDS.items()
+    principals = billing.PRINCIPAL_FIELDS.items()
     return {
-        "durations": [field_ref(f"billing.{name}") for name in billing._DURATIONS.values()],
-        "duration_regex": ruby_regex(timestamps._DURATION.pattern, whole=True),
-        "camel_hump_regex": ruby_regex(billing._CAMEL_HUMP.pattern),
-        "handled": sorted(billing._HANDLED),
-        "taken": sorted(billing._TAKEN),
+        "durations": [field_ref(f"billing.{name}") for name in billing.DURATIONS.values()],
+        "duration_regex": ruby_regex(timestamps.DURATION_PATTERN.pattern, whole=True),
+        "camel_hump_regex": ruby_regex(billing.CAMEL_HUMP.pattern),
+        "handled": sorted(billing.HANDLED),
+        "taken": sorted(billing.TAKEN),
         "principals": {kind: field_ref(IDENTITY_FIELDS[name]) for kind, name in principals},
         "primary_only": list(PRIMARY_ONLY),
-        "primary": billing._PRIMARY,
+        "primary": billing.PRIMARY,
     }
 
 

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from esbridge.transforms.base import Document, ParseContext, ParseError
 from esbridge.transforms.timestamps import iso_duration_ms, parse_iso_timestamp
 
-_RENAMED = {
+RENAMED = {
     "version": "version",
     "VERSION": "version",  # door records spell it in upper case
     "session": "session",
@@ -40,25 +40,25 @@ _RENAMED = {
     "locations": "locations",
     "moverInfo": "mover",
 }
-_DURATIONS = {
+DURATIONS = {
     "readIdle": "read_idle_ms",
     "readActive": "read_active_ms",
     "writeIdle": "write_idle_ms",
     "writeActive": "write_active_ms",
 }
-_HANDLED = frozenset(
+HANDLED = frozenset(
     {"date", "msgType", "cellName", "cellType", "cellDomain", "status", "isWrite"}
     | {"protocolInfo", "protocol", "localEndpoint"}
 )
 # billing.* names this module writes itself; an unknown key that snake_cases to one of them goes
 # under billing.unmapped so that it can neither overwrite nor change the type of a mapped field.
-_TAKEN = frozenset(
-    {*_RENAMED.values(), *_DURATIONS.values(), "status", "direction", "is_write", "protocol"}
+TAKEN = frozenset(
+    {*RENAMED.values(), *DURATIONS.values(), "status", "direction", "is_write", "protocol"}
     | {"local_endpoint", "fqan", "door_remove", "unmapped"}
 )
-_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_PRIMARY = ",primary"
-_PRINCIPAL_FIELDS = {
+CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+PRIMARY = ",primary"
+PRINCIPAL_FIELDS = {
     "UidPrincipal": "uid",
     "GidPrincipal": "gid",
     "UserNamePrincipal": "name",
@@ -123,16 +123,16 @@ def _billing_fields(record: dict[str, Any]) -> dict[str, Any]:
     for key, value in record.items():
         if value is None:
             continue
-        name = _RENAMED.get(key)
+        name = RENAMED.get(key)
         if name is not None:
             billing[name] = value
             continue
-        name = _DURATIONS.get(key)
+        name = DURATIONS.get(key)
         if name is not None:
             billing[name] = iso_duration_ms(value)
-        elif key not in _HANDLED:
+        elif key not in HANDLED:
             name = snake_case(key)
-            if name in _TAKEN:
+            if name in TAKEN:
                 billing.setdefault("unmapped", {})[name] = value
             else:
                 billing[name] = value
@@ -216,12 +216,12 @@ def _identity(subject: tuple[str, ...]) -> _Identity:
         kind, _, rest = principal.partition("[")
         value = rest.removesuffix("]")
         if kind in ("GidPrincipal", "FQANPrincipal"):
-            if not value.endswith(_PRIMARY):
+            if not value.endswith(PRIMARY):
                 continue
-            value = value[: -len(_PRIMARY)]
+            value = value[: -len(PRIMARY)]
         elif kind == "Origin" and not valid_ip(value):
             continue
-        field = _PRINCIPAL_FIELDS.get(kind)
+        field = PRINCIPAL_FIELDS.get(kind)
         if field is not None and field not in found:
             found[field] = value
     return _Identity(**found)
@@ -230,7 +230,7 @@ def _identity(subject: tuple[str, ...]) -> _Identity:
 @lru_cache(maxsize=1024)
 def snake_case(key: str) -> str:
     """`mappedUID` -> `mapped_uid`, `user-agent` -> `user_agent`; cached, keys recur."""
-    return _CAMEL_HUMP.sub("_", key).replace("-", "_").lower()
+    return CAMEL_HUMP.sub("_", key).replace("-", "_").lower()
 
 
 @lru_cache(maxsize=16384)

@@ -12,7 +12,7 @@ from esbridge.transforms.base import Document, ParseContext, ParseError
 from esbridge.transforms.logs import pool_mode_fields
 from esbridge.transforms.timestamps import parse_iso_timestamp
 
-_RENAMED = {
+RENAMED = {
     "poolgroups": "groups",
     "enabled": "enabled",
     "read_only": "read_only",
@@ -39,7 +39,7 @@ def _document(record: dict[str, Any], ctx: ParseContext) -> Document:
     mode = record.get("mode")
     if mode is not None:
         pool.update(pool_mode_fields(mode))
-    for key, name in _RENAMED.items():
+    for key, name in RENAMED.items():
         value = record.get(key)
         if value is not None:
             pool[name] = value

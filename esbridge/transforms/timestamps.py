@@ -41,7 +41,7 @@ _TWO_DIGITS = [f"{n:02d}" for n in range(60)]
 _THREE_DIGITS = [f"{n:03d}" for n in range(1000)]
 
 _SECONDS_ONLY = re.compile(r"PT(-?\d+(?:\.\d+)?)S", re.ASCII)  # what dCache writes: a fast path
-_DURATION = re.compile(
+DURATION_PATTERN = re.compile(
     r"(?P<sign>[-+])?P(?:(?P<days>\d+)D)?"
     r"(?:T(?:(?P<hours>-?\d+(?:\.\d+)?)H)?(?:(?P<minutes>-?\d+(?:\.\d+)?)M)?"
     r"(?:(?P<seconds>-?\d+(?:\.\d+)?)S)?)?",
@@ -114,7 +114,7 @@ def iso_duration_ms(value: str) -> float:
         match = _SECONDS_ONLY.fullmatch(value)
         if match is not None:
             return round(float(match[1]) * 1000.0, 6)
-        match = _DURATION.fullmatch(value)
+        match = DURATION_PATTERN.fullmatch(value)
     except TypeError:
         match = None
     if match is None or value.endswith(("P", "T")):

@@ -244,16 +244,16 @@ SENTINELS: dict[str, Any] = {
     "msgType": "remove",
     "status": {"code": 10006, "msg": "Mover timed out"},
     "subject": ["Unknown[x]"],
-} | dict.fromkeys(billing._DURATIONS, "PT1.5S")
+} | dict.fromkeys(billing.DURATIONS, "PT1.5S")
 
 
 def test_billing_moves_every_renamed_and_duration_key_to_the_parsers_field() -> None:
     moved = renames(BILLING)
 
-    for key, name in {**billing._RENAMED, **billing._DURATIONS}.items():
+    for key, name in {**billing.RENAMED, **billing.DURATIONS}.items():
         assert moved.get(key) == f"[billing][{name}]", key
     assert ruby_value(BILLING, "durations") == [
-        f"[billing][{name}]" for name in billing._DURATIONS.values()
+        f"[billing][{name}]" for name in billing.DURATIONS.values()
     ]
 
 
@@ -262,16 +262,16 @@ def test_billing_rename_puts_the_value_where_parse_billing_does(key: str, target
     value = SENTINELS.get(key, f"value of {key}")
     doc = parse_billing({"msgType": "transfer", "date": DATE, key: value}, CTX)
 
-    expected = timestamps.iso_duration_ms(value) if key in billing._DURATIONS else value
+    expected = timestamps.iso_duration_ms(value) if key in billing.DURATIONS else value
     assert dig(doc, dotted(target)) == expected
 
 
 def test_billing_handled_keys_and_taken_names_are_the_parsers() -> None:
     moved = renames(BILLING)
 
-    assert set(ruby_value(BILLING, "handled")) == billing._HANDLED
-    assert set(ruby_value(BILLING, "taken")) == billing._TAKEN
-    for key in billing._HANDLED:  # each is used, none dropped unseen
+    assert set(ruby_value(BILLING, "handled")) == billing.HANDLED
+    assert set(ruby_value(BILLING, "taken")) == billing.TAKEN
+    for key in billing.HANDLED:  # each is used, none dropped unseen
         assert key in moved or f'record["{key}"]' in BILLING or f"{RECORD}[{key}]" in BILLING
 
 
@@ -279,7 +279,7 @@ def test_billing_principals_land_where_parse_billing_puts_them() -> None:
     principals = ruby_value(BILLING, "principals")
     primary_only, primary = ruby_value(BILLING, "primary_only"), ruby_value(BILLING, "primary")
 
-    assert set(principals) == set(billing._PRINCIPAL_FIELDS)
+    assert set(principals) == set(billing.PRINCIPAL_FIELDS)
     for kind, field in principals.items():
         value = "2001:638:700::17" if kind == "Origin" else "4021"
         marked = f"{kind}[{value}{primary}]" if kind in primary_only else f"{kind}[{value}]"
@@ -292,8 +292,9 @@ def test_billing_principals_land_where_parse_billing_puts_them() -> None:
 def test_billing_regexes_are_the_parsers_after_the_documented_translation() -> None:
     duration, hump = ruby_value(BILLING, "duration"), ruby_value(BILLING, "hump")
 
-    assert duration == r"\A(?:" + timestamps._DURATION.pattern.replace("(?P<", "(?<") + r")\z"
-    assert hump == billing._CAMEL_HUMP.pattern
+    translated = timestamps.DURATION_PATTERN.pattern.replace("(?P<", "(?<")
+    assert duration == r"\A(?:" + translated + r")\z"
+    assert hump == billing.CAMEL_HUMP.pattern
     unanchored = duration.removeprefix(r"\A").removesuffix(r"\z")
     as_python = re.compile(re.sub(r"\(\?<(?=\w)", "(?P<", unanchored), re.ASCII)
     for text in ("PT0.0764S", "PT-1M-30S", "P1DT2H", "-PT1S", "PT1,5S", "1S", "PT1.S", "PTS"):
@@ -316,7 +317,7 @@ POOLINFO = branch(BY_PARSER["poolinfo"])
 def test_poolinfo_moves_every_renamed_key_to_the_parsers_field() -> None:
     moved = renames(POOLINFO)
 
-    for key, name in poolinfo._RENAMED.items():
+    for key, name in poolinfo.RENAMED.items():
         assert moved.get(key) == f"[dcache][pool][{name}]", key
 
 
