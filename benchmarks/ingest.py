@@ -15,6 +15,9 @@ topic (not timed), then, each into its own freshly installed esbridge index set:
   (c) naive    kafka-python polling, orjson, esbridge's billing parser, one `index` request per
                document, on the first M messages only (it is slow).
 
+(a) and (b) run once per CPU layout (`--layouts`, see benchmarks/cpu.py): isolated (the servers
+on all cores but the last, the client on the last) first, then shared (every core for all).
+
 Progress goes to stderr; a table (or, with --json, one JSON object) to stdout. Everything the
 run creates (topic, templates, indices) is deleted at the end.
 """
@@ -798,13 +801,13 @@ def table(results: Results, data: dict[str, Any]) -> str:
         f"{results.count:,} billing messages (seed {results.seed}); the naive consumer on the "
         f"first {data['naive_count']:,} only",
         "",
-        f"{'':36} {'docs':>9} {'seconds':>7} {'docs/s':>7} "
+        f"{'':42} {'docs':>9} {'seconds':>7} {'docs/s':>7} "
         f"{'CPU s per million docs: client   ES  Kafka other':>50} {'busy':>5}",
     ]
     for m in all_measurements(results):
         servers = [m.per_million(m.cpu.servers.get(name, float("nan"))) for name in SERVERS]
         lines.append(
-            f"{m.label:36} {m.docs:>9,} {m.seconds:>7.1f} {m.docs_per_s:>7,.0f} {'':24}"
+            f"{m.label:42} {m.docs:>9,} {m.seconds:>7.1f} {m.docs_per_s:>7,.0f} {'':24}"
             f"{m.cpu_s_per_million:>6,.0f} {servers[0]:>4,.0f} {servers[1]:>6,.0f} "
             f"{m.per_million(m.other_cpu):>5,.0f} {m.cpu.busy:>5.0%}"
         )
