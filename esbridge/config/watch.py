@@ -242,6 +242,9 @@ class WatchConfig(_Section):
     finalize_after: Seconds = 86400.0
     delete_after: Seconds = 3600.0
     temporary_ttl: Seconds = 3600.0
+    claim_timeout: Annotated[Seconds, Field(gt=0)] = 600.0
+    """How long a notification claimed by a watcher waits for it before another may send it:
+    the delay after a watcher dies between claiming and mailing."""
     rules_dir: Path | None = None
     """Every `*.yml` in it holds rules; relative to the config file's folder."""
     rules: tuple[RuleConfig, ...] = ()

@@ -51,8 +51,6 @@ from esbridge.watch.store import REMOVE, IssueStore, Record, Remove
 
 log = logging.getLogger("esbridge.watch")
 
-CLAIM_TIMEOUT = timedelta(minutes=10)
-"""How long a claimed notification waits for its watcher before another may send it."""
 
 ACTION_STATUSES = frozenset({"unresolved", "no-delay", "temporary", "permanent"})
 """An action runs when one of these problems is first reported, not for every restart blip."""
@@ -104,7 +102,6 @@ class Watcher:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         dry_run: bool = False,
         since: float | None = None,
-        claim_timeout: timedelta = CLAIM_TIMEOUT,
     ) -> None:
         if config.watch is None:
             raise ValueError("the config has no watch: section")
@@ -115,7 +112,7 @@ class Watcher:
         self.clock = clock
         self.dry_run = dry_run
         self.since = timedelta(seconds=self.watch.since if since is None else since)
-        self.claim_timeout = claim_timeout
+        self.claim_timeout = timedelta(seconds=self.watch.claim_timeout)
         self.token = uuid.uuid4().hex
         """This watcher's claims; a restarted watcher is another one, so old claims must expire."""
         self.store = IssueStore(es, self.watch.issues_index, dry_run=dry_run)

@@ -81,6 +81,9 @@ def test_a_watcher_killed_after_claiming_is_replaced_without_duplicate_or_loss(
 ) -> None:
     box = mailbox[0]
     first, later = POOLS[0], POOLS[1]
+    assert watched.config.watch is not None
+    claims = watched.config.watch.model_copy(update={"claim_timeout": 120.0})
+    watched.config = watched.config.model_copy(update={"watch": claims})
     feed(watched, [log_line(T0, first, DISABLED)])
     doomed = Watcher(watched.config, watched.es, DiesWhileSending())
     doomed.run_cycle(T0 + timedelta(seconds=10))
@@ -94,7 +97,7 @@ def test_a_watcher_killed_after_claiming_is_replaced_without_duplicate_or_loss(
     assert held.notified == [f"pool-disabled:{later}"], "the claimed issue waits for its claim"
     assert mailed_pools(box) == [later]
 
-    expired = restarted.run_cycle(T0 + timedelta(seconds=70 + 601))
+    expired = restarted.run_cycle(T0 + timedelta(seconds=70 + 121))  # watch.claim_timeout
     assert expired.notified == [f"pool-disabled:{first}"]
     restarted.run_cycle(T0 + timedelta(seconds=70 + 700))
     assert sorted(mailed_pools(box)) == sorted([first, later])

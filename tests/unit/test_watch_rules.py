@@ -323,6 +323,17 @@ def test_the_default_notification_delay_is_at_most_15_minutes(site: Path) -> Non
     )
 
 
+def test_claim_timeout_defaults_to_ten_minutes_and_must_be_positive(site: Path) -> None:
+    site.write_text(CONFIG)
+    watch = load_config(site, {}).watch
+    assert watch is not None
+    assert watch.claim_timeout == 600.0
+
+    site.write_text(CONFIG + "  claim_timeout: 0s\n")
+
+    assert load_error(site).startswith(f"{site}:12: watch.claim_timeout: ")
+
+
 def test_a_single_rule_may_wait_longer(site: Path) -> None:
     write_rules(site, RULE + "  notification_delay: 1h\n")
 
