@@ -115,6 +115,14 @@ def filebeat_env(kafka_bootstrap: str) -> dict[str, str]:
     return {**os.environ, "KAFKA_BOOTSTRAP": kafka_bootstrap}
 
 
+@pytest.fixture
+def log_dir(tmp_path: Path) -> Path:
+    """Stands for /var/log/dcache."""
+    folder = tmp_path / "var-log-dcache"
+    folder.mkdir()
+    return folder
+
+
 def run_overrides(log_dir: Path, topics: dict[str, str]) -> list[str]:
     return [
         f"name={NAME}",
@@ -224,11 +232,10 @@ def test_file_config_ships_domain_logs_with_stack_traces_and_access_logs(
     filebeat: Path,
     kafka_bootstrap: str,
     tmp_path: Path,
+    log_dir: Path,
     samples_dir: Path,
     topics: dict[str, str],
 ) -> None:
-    log_dir = tmp_path / "var-log-dcache"
-    log_dir.mkdir()
     logs = samples(samples_dir, "logs.jsonl")
     from_files = [e for e in logs if e["input"]["type"] == "filestream"]
     dated = [e for e in from_files if PARSERS["logs"](e, CTX)["log"]["parsed"]]
@@ -288,12 +295,11 @@ def test_journald_config_ships_access_logs(
     filebeat: Path,
     kafka_bootstrap: str,
     tmp_path: Path,
+    log_dir: Path,
     samples_dir: Path,
     topics: dict[str, str],
 ) -> None:
     """filebeat.yml's access input and output, with its journald input off (not in this build)."""
-    log_dir = tmp_path / "var-log-dcache"
-    log_dir.mkdir()
     access = samples(samples_dir, "access.jsonl")
     for event in access:
         write_lines(log_dir / file_name(event), [event["message"]])

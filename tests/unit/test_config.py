@@ -23,20 +23,7 @@ from esbridge.config import (
 )
 from esbridge.config.notify import NotificationsConfig, SmtpConfig, WebhookConfig
 from esbridge.config.watch import WatchConfig
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dcache.yml"
-
-MINIMAL = """\
-kafka:
-  bootstrap: 127.0.0.1:9092
-elasticsearch:
-  hosts: http://127.0.0.1:9200
-producers:
-  - name: billing
-    topics: [billing]
-    parser: billing
-    index: dcache-billing
-"""
+from tests.unit.configs import EXAMPLE, MINIMAL
 
 Write = Callable[[str], Path]
 

@@ -8,21 +8,10 @@ import pytest
 
 from esbridge.config import ConfigError, load_config
 from esbridge.config.notify import NotificationsConfig
+from tests.unit.configs import EXAMPLE
+from tests.unit.configs import MINIMAL as BASE
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dcache.yml"
-
-MINIMAL = """\
-kafka:
-  bootstrap: 127.0.0.1:9092
-elasticsearch:
-  hosts: http://127.0.0.1:9200
-producers:
-  - name: billing
-    topics: [billing]
-    parser: billing
-    index: dcache-billing
-notifications:
-"""
+MINIMAL = BASE + "notifications:\n"
 # Line 10 is `notifications:`; the section's keys start on line 11.
 
 SMTP = """\
