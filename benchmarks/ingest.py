@@ -60,14 +60,14 @@ from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer
 
 from esbridge.config import Config, KafkaConfig, load_config
-from esbridge.deadletter import utc_now
-from esbridge.installer import detect_capabilities, install
-from esbridge.message import Message
-from esbridge.pipeline import BatchBuilder, Pipeline, RunLimits, build_routes
-from esbridge.records import DeadLetterTarget, to_item
+from esbridge.ingest.encode import DeadLetterTarget, to_item
+from esbridge.ingest.message import Message
+from esbridge.ingest.pipeline import BatchBuilder, Pipeline, RunLimits, build_routes
+from esbridge.setup.installer import detect_capabilities, install
+from esbridge.setup.templates import Resource, render_resources
 from esbridge.simulate import generate
 from esbridge.stack.manager import Stack, StackOptions
-from esbridge.templates import Resource, render_resources
+from esbridge.utc import now_utc
 
 DEFAULT_COUNT = 1_000_000
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "dcache.yml"
@@ -306,7 +306,7 @@ def build_bodies(topic: str, messages: list[bytes], index_set: IndexSet) -> list
     builder = BatchBuilder(
         config.ingest.batch_max_docs, config.ingest.batch_max_bytes, max_age=float("inf")
     )
-    ingested = utc_now()
+    ingested = now_utc()
     bodies = []
     for offset, value in enumerate(messages):
         item = to_item(Message(topic, 0, offset, value), route, target, ingested)

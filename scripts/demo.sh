@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 
 from esbridge.config import load_config
-from esbridge.es import make_client
+from esbridge.cluster import make_client
 
 config = load_config(Path(sys.argv[1]))
 es = make_client(config.elasticsearch)

@@ -16,8 +16,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from esbridge.stack.manager import Stack, StackOptions
-
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+from tests.helpers.paths import SAMPLES
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,10 @@ from types import FrameType
 
 import click
 
+from esbridge.cli.logsetup import setup_logging
 from esbridge.cli.options import config_option, log_level_option, read_config
-from esbridge.es import make_client
-from esbridge.logs import setup_logging
-from esbridge.pipeline import Pipeline, RunLimits
+from esbridge.cluster import make_client
+from esbridge.ingest.pipeline import Pipeline, RunLimits
 
 
 @click.command()

@@ -13,7 +13,7 @@ import click
 
 from esbridge.cli.durations import DURATION
 from esbridge.cli.options import config_option, read_config
-from esbridge.es import make_client
+from esbridge.cluster import make_client
 from esbridge.notify.digest import COLUMNS
 from esbridge.watch.engine import issue_row
 from esbridge.watch.lifecycle import STATUSES, Issue, Status, set_status

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 import click
 
-from esbridge.kibana.client import Auth, KibanaClient, KibanaError
-from esbridge.kibana.objects import OBJECTS_FILE, render_objects, to_ndjson
+from esbridge.kibana.client import Auth, KibanaClient
+from esbridge.kibana.objects import render_objects, to_ndjson
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,14 +69,19 @@ def kibana() -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=OBJECTS_FILE,
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    default=Path("-"),
     show_default=True,
+    help="Where to write the NDJSON; - for standard output (kibana/objects.ndjson in a checkout).",
 )
 def render(output: Path) -> None:
     """Write the objects generated from esbridge/kibana/spec.py as NDJSON."""
-    output.write_text(to_ndjson(render_objects()), encoding="utf-8")
-    click.echo(f"wrote {output}")
+    text = to_ndjson(render_objects())
+    if str(output) == "-":
+        click.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}", err=True)
 
 
 @kibana.command()
@@ -115,11 +120,8 @@ def load(
             click.echo(f"would import {obj['type']} {obj['id']}")
         return
     client = _client(url, space, user, password, api_key, ca_certs)
-    try:
-        version = client.version()
-        results = client.import_objects(ndjson, overwrite=overwrite)
-    except KibanaError as error:
-        raise click.ClickException(str(error)) from None
+    version = client.version()
+    results = client.import_objects(ndjson, overwrite=overwrite)
     click.echo(f"Kibana {version}: importing {len(objects)} objects")
     for result in results:
         state = "ok" if result.error is None else f"error: {result.error}"
@@ -156,11 +158,8 @@ def export(
     """
     wanted = [(o["type"], o["id"]) for o in render_objects()]
     client = _client(url, space, user, password, api_key, ca_certs)
-    try:
-        client.version()
-        text = client.export_objects(wanted)
-    except KibanaError as error:
-        raise click.ClickException(str(error)) from None
+    client.version()
+    text = client.export_objects(wanted)
     objects = [_without_bookkeeping(json.loads(line)) for line in text.splitlines() if line]
     objects.sort(key=lambda o: (o["type"], o["id"]))
     output.write_text(to_ndjson(objects), encoding="utf-8")

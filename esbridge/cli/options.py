@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
@@ -25,9 +26,9 @@ log_level_option = click.option(
 )
 
 
-def read_config(path: Path) -> Config:
+def read_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     """The config, or a clean CLI error listing every problem with its line."""
     try:
-        return load_config(path)
+        return load_config(path, environ=environ)
     except ConfigError as exc:
         raise click.ClickException(f"invalid config:\n{exc}") from None

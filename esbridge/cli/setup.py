@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from esbridge.cli.options import config_option, read_config
-from esbridge.es import make_client
-from esbridge.installer import SetupError, detect_capabilities, install
-from esbridge.templates import render_resources
+from esbridge.cluster import make_client
+from esbridge.setup.installer import detect_capabilities, install
+from esbridge.setup.templates import render_resources
 
 
 @click.command()
@@ -34,10 +34,7 @@ def setup(config_path: Path, dry_run: bool, as_json: bool) -> None:
         prefix=config.template_prefix,
         issues_index=config.watch.issues_index if config.watch is not None else None,
     )
-    try:
-        changes = install(es, resources, dry_run=dry_run)
-    except SetupError as exc:
-        raise click.ClickException(str(exc)) from None
+    changes = install(es, resources, dry_run=dry_run)
     if as_json:
         click.echo(json.dumps([asdict(change) for change in changes], indent=2))
         return

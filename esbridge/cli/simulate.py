@@ -13,7 +13,7 @@ import click
 from esbridge.cli.durations import DURATION
 from esbridge.cli.options import config_option, read_config
 from esbridge.config import Config
-from esbridge.simulate import SendError, run_simulation
+from esbridge.simulate import run_simulation
 
 
 def topics_by_kind(config: Config) -> dict[str, str]:
@@ -69,20 +69,17 @@ def simulate(
         elapsed = max(time.monotonic() - started, 1e-9)
         print(f"simulate: sent {sent}/{count} ({sent / elapsed:.0f} msg/s)", file=sys.stderr)
 
-    try:
-        report = run_simulation(
-            list(config.kafka.bootstrap),
-            topics,
-            rate or None,
-            count,
-            incidents=incidents,
-            seed=seed,
-            start=None if backdate is None else datetime.now(UTC) - timedelta(seconds=backdate),
-            log_zone=str(config.log_timezone),
-            progress=progress,
-        )
-    except SendError as exc:
-        raise click.ClickException(str(exc)) from None
+    report = run_simulation(
+        list(config.kafka.bootstrap),
+        topics,
+        rate or None,
+        count,
+        incidents=incidents,
+        seed=seed,
+        start=None if backdate is None else datetime.now(UTC) - timedelta(seconds=backdate),
+        log_zone=str(config.log_timezone),
+        progress=progress,
+    )
     if as_json:
         click.echo(json.dumps({
             "sent": report.sent.per_topic,

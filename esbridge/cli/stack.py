@@ -8,9 +8,6 @@ from pathlib import Path
 
 import click
 
-from esbridge.stack.artifacts import ArtifactError
-from esbridge.stack.jdk import JdkNotFoundError
-from esbridge.stack.kafka import ServerStartError
 from esbridge.stack.manager import Stack, StackOptions
 
 dir_option = click.option(
@@ -40,10 +37,7 @@ def up(
 ) -> None:
     """Start both servers; return when both are healthy."""
     options = StackOptions(directory, kafka_port, es_port, secure)
-    try:
-        info = Stack(options).up()
-    except (ServerStartError, JdkNotFoundError, ArtifactError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    info = Stack(options).up()
     if as_json:
         click.echo(json.dumps(info.to_dict(), indent=2))
         return

@@ -12,9 +12,9 @@ from types import FrameType
 import click
 
 from esbridge.cli.durations import DURATION
+from esbridge.cli.logsetup import setup_logging
 from esbridge.cli.options import config_option, log_level_option, read_config
-from esbridge.es import make_client
-from esbridge.logs import setup_logging
+from esbridge.cluster import make_client
 from esbridge.notify.dispatch import Notifier
 from esbridge.watch.engine import Watcher
 

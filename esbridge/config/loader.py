@@ -18,7 +18,9 @@ from pydantic_core import ErrorDetails
 
 from esbridge.config.base import LocatedError
 from esbridge.config.models import Config
-from esbridge.config.source import KeyPath, SourceError, interpolate, line_of, parse_yaml
+from esbridge.config.yamlsource import KeyPath, SourceError, interpolate, line_of, parse_yaml
+from esbridge.errors import UsageError
+from esbridge.resources import rule_pack, shipped_rule_packs
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class ConfigProblem:
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
-class ConfigError(Exception):
+class ConfigError(UsageError):
     """The config cannot be used; `str()` lists every problem found, one per line."""
 
     def __init__(self, problems: Sequence[ConfigProblem]) -> None:
@@ -101,26 +103,45 @@ class _RulesFile:
 def _add_rules_dir(
     data: object, path: Path, lines: dict[KeyPath, int], environ: Mapping[str, str]
 ) -> list[_RulesFile]:
-    """Appends the rules of every `*.yml` in `watch.rules_dir` (relative to the config's folder)
-    to `watch.rules`, so they are validated as if written there, and says where each came from.
+    """Appends the rules of each pack in `watch.rule_packs` (shipped inside esbridge), then of
+    every `*.yml` in `watch.rules_dir` (relative to the config's folder), to `watch.rules`, so
+    they are validated as if written there, and says where each came from.
     """
     watch = data.get("watch") if isinstance(data, dict) else None
-    if not isinstance(watch, dict) or not isinstance(watch.get("rules_dir"), str):
+    if not isinstance(watch, dict) or not ({"rules_dir", "rule_packs"} & watch.keys()):
         return []
     rules = watch.setdefault("rules", [])
     if not isinstance(rules, list):
         return []  # validation reports it
-    folder = path.parent / watch["rules_dir"]
-    if not folder.is_dir():
-        line = line_of(lines, ("watch", "rules_dir"))
-        raise ConfigError([ConfigProblem(path, line, "watch.rules_dir", "no such folder")])
-    watch["rules_dir"] = str(folder)
+    files: list[Path] = []
+    for i, name in enumerate(_rule_packs(watch.get("rule_packs"))):
+        pack = rule_pack(name)
+        if pack is None:
+            known = ", ".join(shipped_rule_packs())
+            line = line_of(lines, ("watch", "rule_packs", i))
+            message = f"no rule pack of that name ships with esbridge (shipped: {known})"
+            raise ConfigError([ConfigProblem(path, line, f"watch.rule_packs[{i}]", message)])
+        files.append(pack)
+    if isinstance(watch.get("rules_dir"), str):
+        folder = path.parent / watch["rules_dir"]
+        if not folder.is_dir():
+            line = line_of(lines, ("watch", "rules_dir"))
+            raise ConfigError([ConfigProblem(path, line, "watch.rules_dir", "no such folder")])
+        watch["rules_dir"] = str(folder)
+        files.extend(sorted(folder.glob("*.yml")))
     found: list[_RulesFile] = []
-    for file in sorted(folder.glob("*.yml")):
+    for file in files:
         file_rules, file_lines, prefix = _read_rules(file, environ)
         found.append(_RulesFile(file, file_lines, prefix, len(rules), len(file_rules)))
         rules.extend(file_rules)
     return found
+
+
+def _rule_packs(value: object) -> list[str]:
+    """The pack names of `watch.rule_packs`; anything else is left to validation to report."""
+    if not isinstance(value, list):
+        return []
+    return [name for name in value if isinstance(name, str)]
 
 
 def _read_rules(

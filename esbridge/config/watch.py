@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self, get_args
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from esbridge.argv import render_command
 from esbridge.config.base import Loc, LocatedError, Section
 from esbridge.config.units import Seconds, parse_duration
-from esbridge.watch.actions import render_command
-from esbridge.watch.lifecycle import RulePolicy, StatusClass
+
+StatusClass = Literal["normal", "temporary", "oddity", "permanent", "no-delay"]
+"""How a rule's issues live (docs of each in esbridge.watch.lifecycle)."""
+STATUS_CLASSES: tuple[StatusClass, ...] = get_args(StatusClass)
 
 MAX_NOTIFICATION_DELAY = 900.0
 """The default delay may not exceed 15 minutes: past that, a real outage waits too long."""
@@ -245,6 +247,8 @@ class WatchConfig(_Section):
     claim_timeout: Annotated[Seconds, Field(gt=0)] = 600.0
     """How long a notification claimed by a watcher waits for it before another may send it:
     the delay after a watcher dies between claiming and mailing."""
+    rule_packs: tuple[NonEmptyStr, ...] = ()
+    """Rule packs shipped with esbridge (`dcache`), read before `rules_dir`."""
     rules_dir: Path | None = None
     """Every `*.yml` in it holds rules; relative to the config file's folder."""
     rules: tuple[RuleConfig, ...] = ()
@@ -260,20 +264,3 @@ class WatchConfig(_Section):
         if errors:
             raise LocatedError(errors)
         return self
-
-    def policy(self, rule: RuleConfig) -> RulePolicy:
-        """The lifecycle settings of `rule`: its own overrides, else this section's defaults."""
-
-        def pick(override: float | None, default: float) -> timedelta:
-            return timedelta(seconds=default if override is None else override)
-
-        return RulePolicy(
-            rule=rule.name,
-            type=rule.type,
-            status_class=rule.status_class,
-            notification_delay=pick(rule.notification_delay, self.notification_delay),
-            stale_after=pick(rule.stale_after, self.stale_after),
-            finalize_after=pick(rule.finalize_after, self.finalize_after),
-            delete_after=timedelta(seconds=self.delete_after),
-            ttl=pick(rule.ttl, self.temporary_ttl),
-        )

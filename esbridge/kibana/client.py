@@ -15,12 +15,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from esbridge.errors import EsbridgeError
+
 MIN_VERSION = (8, 0)
 MAX_MAJOR = 9
 """Objects are rendered without a migration version: any Kibana 8.x or 9.x migrates them."""
 
 
-class KibanaError(Exception):
+class KibanaError(EsbridgeError):
     """Kibana refused or could not be reached; the message says what to fix."""
 
 

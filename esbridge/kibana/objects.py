@@ -11,12 +11,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from esbridge.kibana.spec import SPEC, Chart, Dashboard, DataView, Metric, SavedSearch, Spec
 
-OBJECTS_FILE = Path(__file__).resolve().parents[2] / "kibana" / "objects.ndjson"
 INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 _PLAIN_KQL_VALUE = re.compile(r"[\w.*-]+")
 _PANEL_WIDTH, _PANEL_HEIGHT = 24, 15

@@ -1,5 +1,7 @@
 """The one error every notification channel raises, so the watcher handles all alike."""
 
+from esbridge.errors import EsbridgeError
 
-class NotifyError(Exception):
+
+class NotifyError(EsbridgeError):
     """A digest was not delivered; the message names the channel and the cause, never secrets."""

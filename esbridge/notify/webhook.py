@@ -11,7 +11,6 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from datetime import UTC
 from http.client import HTTPException, HTTPMessage
 from typing import IO
 from urllib.parse import urlsplit
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 from esbridge.config.notify import WebhookConfig
 from esbridge.notify.digest import Digest, Row
 from esbridge.notify.errors import NotifyError
+from esbridge.utc import format_utc
 
 
 def digest_payload(digest: Digest) -> dict[str, object]:
@@ -73,7 +73,7 @@ def _row(row: Row) -> dict[str, object]:
         "status": row.status,
         "type": row.type,
         "message": row.message,
-        "latest": row.latest.astimezone(UTC).isoformat(),
+        "latest": format_utc(row.latest),
         "subject": row.subject,
         "new": row.new,
     }

@@ -16,6 +16,7 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from esbridge.errors import EsbridgeError
 from esbridge.simulate.incidents import Incident
 from esbridge.simulate.streams import DEFAULT_LOG_ZONE, DEFAULT_RATE, generate_incidents, mix
 
@@ -29,7 +30,7 @@ MIN_SLEEP = 0.002  # below this, sleeping costs more than it paces
 PROGRESS_EVERY = 1.0  # seconds between progress calls
 
 
-class SendError(RuntimeError):
+class SendError(EsbridgeError):
     """Kafka did not take every message; the message says which topic and why."""
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from esbridge.errors import EsbridgeError
 from esbridge.stack.paths import cache_dir
 
 KAFKA_VERSION = "4.1.1"
@@ -28,7 +29,7 @@ ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_
 MAVEN_CENTRAL = "https://repo1.maven.org/maven2"
 
 
-class ArtifactError(RuntimeError):
+class ArtifactError(EsbridgeError):
     """A server's files could not be fetched."""
 
 

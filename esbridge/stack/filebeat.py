@@ -28,6 +28,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from esbridge.errors import EsbridgeError
 from esbridge.stack.artifacts import cache_lock, log
 from esbridge.stack.paths import cache_dir
 
@@ -39,7 +40,7 @@ BEATS_MODULE_SUM = "h1:xZD9AOJSheSUy96zjPo3K1UlwM2ROihnosUfTctGmv8="
 BUILD_FLAGS = ("-trimpath", "-buildvcs=false", "-ldflags=-s -w")
 
 
-class FilebeatBuildError(RuntimeError):
+class FilebeatBuildError(EsbridgeError):
     """Filebeat could not be downloaded or built; the message carries Go's last lines."""
 
 

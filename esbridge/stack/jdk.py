@@ -8,11 +8,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from esbridge.errors import EsbridgeError
+
 JVM_ROOTS = (Path("/usr/lib/jvm"), Path("/usr/local/lib/jvm"), Path("/opt/java"))
 _RELEASE_VERSION = re.compile(r'^JAVA_VERSION="(\d+)(?:[.\-+_][^"]*)?"', re.MULTILINE)
 
 
-class JdkNotFoundError(RuntimeError):
+class JdkNotFoundError(EsbridgeError):
     """No installed JDK satisfies a server's minimum Java version."""
 
 

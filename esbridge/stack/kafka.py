@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from esbridge.errors import EsbridgeError
 from esbridge.stack import process
 from esbridge.stack.artifacts import KAFKA_VERSION, kafka_libs
 from esbridge.stack.jdk import find_jdk
@@ -31,7 +32,7 @@ Configuration:
 """
 
 
-class ServerStartError(RuntimeError):
+class ServerStartError(EsbridgeError):
     """A server did not become healthy; the message carries the tail of its log."""
 
 

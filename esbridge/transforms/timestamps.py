@@ -13,10 +13,11 @@ minute share one conversion (`_UTC_MINUTES`) and only their seconds and millisec
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from esbridge.transforms.base import ParseError
+from esbridge.utc import format_utc
 
 _MONTHS = {
     "Jan": 1,
@@ -49,11 +50,6 @@ DURATION_PATTERN = re.compile(
 )
 
 
-def utc_text(moment: datetime) -> str:
-    """An aware datetime as `yyyy-MM-ddTHH:mm:ss.SSSZ` (UTC, fraction truncated to ms)."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
-
-
 def parse_iso_timestamp(value: str) -> str:
     """ISO-8601 with a UTC offset -> UTC text; a time without offset is refused, not guessed."""
     try:
@@ -73,7 +69,7 @@ def _convert_and_remember(value: str, moment: datetime, key: tuple[str, tzinfo])
     """The full conversion; its UTC minute is kept when `value[:16]` is `yyyy-MM-ddTHH:mm` and
     the offset is whole minutes (`+02:00:30` would shift the seconds too)."""
     try:
-        text = utc_text(moment)
+        text = format_utc(moment)
     except OverflowError:
         raise ParseError("bad_timestamp", f"timestamp out of range: {value!r}") from None
     offset = moment.utcoffset()
@@ -97,7 +93,7 @@ def parse_log_timestamp(value: str, tz: ZoneInfo) -> str:
         local = datetime(
             int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=tz
         )
-        return utc_text(local)
+        return format_utc(local)
     except (ValueError, KeyError, OverflowError):
         raise ParseError(
             "bad_timestamp", f"not a 'dd MMM yyyy HH:mm:ss' log date: {value!r}"

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+
+from esbridge.argv import render_command
 
 OUTPUT_LIMIT = 4096
 """Bytes of output kept (the last ones: that is where errors are); the rest is cut."""
@@ -52,34 +53,6 @@ class ActionResult:
     exit_code: int | None
     output: str
     argv: tuple[str, ...]
-
-
-_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}|[{}]")
-
-
-def render_command(command: Sequence[str], values: Mapping[str, str]) -> list[str]:
-    """`command` with each `{name}` replaced by `values[name]`, as data: never split or re-read.
-
-    Raises ValueError for an empty command, an unknown placeholder or an unpaired brace.
-    """
-    if not command:
-        raise ValueError("an action needs a command")
-    return [_render(argument, values) for argument in command]
-
-
-def _render(argument: str, values: Mapping[str, str]) -> str:
-    def replace(match: re.Match[str]) -> str:
-        token, name = match[0], match[1]
-        if token in ("{{", "}}"):
-            return token[0]
-        if name is None:
-            raise ValueError(f"unpaired {token!r} in {argument!r}: write {{{{ or }}}} for a brace")
-        if name not in values:
-            known = ", ".join(f"{{{key}}}" for key in sorted(values))
-            raise ValueError(f"unknown placeholder {{{name}}} in {argument!r}; known: {known}")
-        return values[name]
-
-    return _TOKEN.sub(replace, argument)
 
 
 def run_action(

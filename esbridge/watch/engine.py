@@ -33,7 +33,6 @@ from esbridge.watch.lifecycle import (
     Deleted,
     Issue,
     Occurrence,
-    RulePolicy,
     Status,
     Transition,
     issue_id,
@@ -45,6 +44,7 @@ from esbridge.watch.lifecycle import (
     tick,
 )
 from esbridge.watch.match import occurrence_of
+from esbridge.watch.policy import RulePolicy, rule_policy
 from esbridge.watch.query import resolve_query, rule_query
 from esbridge.watch.reader import PoolInfo, hits
 from esbridge.watch.store import REMOVE, IssueStore, Record, Remove
@@ -116,7 +116,7 @@ class Watcher:
         self.token = uuid.uuid4().hex
         """This watcher's claims; a restarted watcher is another one, so old claims must expire."""
         self.store = IssueStore(es, self.watch.issues_index, dry_run=dry_run)
-        self.policies = {rule.name: self.watch.policy(rule) for rule in self.watch.rules}
+        self.policies = {rule.name: rule_policy(self.watch, rule) for rule in self.watch.rules}
         self._indices = {p.name: p.index for p in config.producers}
         self._poolinfo = next((p.index for p in config.producers if p.parser == "poolinfo"), None)
 

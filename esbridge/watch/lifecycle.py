@@ -20,8 +20,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
+
+from esbridge.config.watch import STATUS_CLASSES, StatusClass
+from esbridge.utc import format_utc, parse_utc
+from esbridge.watch.policy import RulePolicy
 
 Status = Literal[
     "unresolved",
@@ -33,10 +37,8 @@ Status = Literal[
     "permanent",
     "no-delay",
 ]
-StatusClass = Literal["normal", "temporary", "oddity", "permanent", "no-delay"]
 
 STATUSES: tuple[Status, ...] = get_args(Status)
-STATUS_CLASSES: tuple[StatusClass, ...] = get_args(StatusClass)
 
 OPEN_STATUS: dict[StatusClass, Status] = {
     "normal": "unresolved",
@@ -60,20 +62,6 @@ RECENT_KEYS = 64
 
 HISTORY_MAX = 200
 """Transitions kept per issue, the latest; a pool that flaps for months must not grow it forever."""
-
-
-@dataclass(frozen=True)
-class RulePolicy:
-    """What the lifecycle needs to know of a rule (see `WatchConfig.policy`)."""
-
-    rule: str
-    type: str
-    status_class: StatusClass
-    notification_delay: timedelta
-    stale_after: timedelta
-    finalize_after: timedelta
-    delete_after: timedelta
-    ttl: timedelta
 
 
 @dataclass(frozen=True)
@@ -385,7 +373,7 @@ def _span(span: timedelta) -> str:
 
 def _iso(moment: datetime) -> str:
     # Microseconds, fixed width: exact round trips, and occurrence keys that sort by time.
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return format_utc(moment, "microseconds")
 
 
 def _iso_or_none(moment: datetime | None) -> str | None:
@@ -393,10 +381,7 @@ def _iso_or_none(moment: datetime | None) -> str | None:
 
 
 def _time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        raise ValueError("a time without a UTC offset")
-    return moment.astimezone(UTC)
+    return parse_utc(text)
 
 
 def _time_or_none(text: str | None) -> datetime | None:

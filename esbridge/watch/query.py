@@ -7,10 +7,11 @@ a pool disabled before it sees it enabled again.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from esbridge.config.watch import RuleConfig, SignatureConfig
+from esbridge.utc import format_utc
 from esbridge.watch.match import POOL_FIELD, source_field
 
 
@@ -59,4 +60,4 @@ def _source_fields(rule: RuleConfig) -> list[str]:
 def _utc(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("query windows need timezone-aware datetimes")
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return format_utc(moment)

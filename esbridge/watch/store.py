@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
+from esbridge.utc import format_utc, parse_utc
 from esbridge.watch.lifecycle import Issue
 
 MAX_ATTEMPTS = 20
@@ -194,7 +195,7 @@ class IssueStore:
             found = self.es.get(index=self.index, id=f"checkpoint:{rule}")
         except NotFoundError:
             return None
-        return datetime.fromisoformat(found["_source"]["checkpoint"]["end"])
+        return parse_utc(found["_source"]["checkpoint"]["end"])
 
     def put_checkpoint(self, rule: str, end: datetime) -> None:
         """Move `rule`'s checkpoint to `end`; a plain overwrite, as a re-read window is harmless."""
@@ -279,7 +280,7 @@ def _record(source: Mapping[str, Any]) -> Record:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return format_utc(moment, "microseconds")
 
 
 def _iso_or_none(moment: datetime | None) -> str | None:
@@ -287,4 +288,4 @@ def _iso_or_none(moment: datetime | None) -> str | None:
 
 
 def _time_or_none(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text).astimezone(UTC)
+    return None if text is None else parse_utc(text)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from tests.integration.sites import Site, make_site, remove_site
-from tests.integration.watching import Mailbox, smtp_server, watch_section
+from tests.helpers.sites import Site, make_site, remove_site
+from tests.helpers.watching import Mailbox, smtp_server, watch_section
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.integration.sites import PARSERS, Site
+from tests.helpers.sites import PARSERS, Site
 
 
 def esbridge(*args: str) -> subprocess.CompletedProcess[str]:

@@ -29,9 +29,11 @@ from esbridge.stack.filebeat import FILEBEAT_VERSION, FilebeatBuildError, filebe
 from esbridge.transforms import PARSERS, ParseContext
 
 # The first test builds Filebeat (about 5 minutes on 2 cores from a cold start).
+from tests.helpers.paths import REPO as ROOT
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]
 
-ROOT = Path(__file__).resolve().parents[2]
+
 CONFIGS = ROOT / "pipelines" / "filebeat"
 NAME = "filebeat-test"  # `name:`, which Filebeat sends as host.name
 CTX = ParseContext(producer="filebeat-test")

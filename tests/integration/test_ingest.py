@@ -6,7 +6,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.integration.sites import PARSERS, Site
+from tests.helpers.sites import PARSERS, Site
 
 
 def sample_lines(samples_dir: Path, parser: str) -> list[bytes]:

@@ -14,7 +14,7 @@ from elasticsearch import Elasticsearch
 from esbridge.stack import process
 from esbridge.stack.elasticsearch import EsNode
 from esbridge.stack.manager import Stack, StackOptions
-from tests.integration.sites import Site, make_site, remove_site
+from tests.helpers.sites import Site, make_site, remove_site
 
 
 def billing_values(samples_dir: Path, count: int) -> list[bytes]:

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from esbridge.installer import NO_ILM, SetupError, detect_capabilities, install
-from esbridge.templates import INSTALL_ORDER, Resource, bootstrap_index_name, render_resources
+from esbridge.setup.installer import NO_ILM, SetupError, detect_capabilities, install
+from esbridge.setup.templates import INSTALL_ORDER, Resource, bootstrap_index_name, render_resources
 from esbridge.transforms import PARSERS as TRANSFORMS
 from esbridge.transforms import ParseContext, ParseError
 

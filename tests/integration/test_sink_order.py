@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from elasticsearch import Elasticsearch
 
-from esbridge.message import Message
-from esbridge.records import BulkItem, DeadLetterTarget, action_line
-from esbridge.sink import Batch, BulkSender
+from esbridge.ingest.encode import BulkItem, DeadLetterTarget, action_line
+from esbridge.ingest.message import Message
+from esbridge.ingest.sender import Batch, BulkSender
 
 
 def batch(index: str, topic: str, first_offset: int, count: int) -> Batch:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from esbridge.notify.dispatch import Notifier
-from tests.integration.sites import Site
-from tests.integration.watching import (
+from tests.helpers.sites import Site
+from tests.helpers.watching import (
     T0,
     Mailbox,
     feed,

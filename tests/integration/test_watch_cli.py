@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from esbridge.cli import main
-from tests.integration.sites import Site
-from tests.integration.watching import Mailbox, issues, log_line
+from tests.helpers.sites import Site
+from tests.helpers.watching import Mailbox, issues, log_line
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ import pytest
 
 from esbridge.notify.digest import Digest
 from esbridge.watch.engine import CycleReport, Watcher
-from tests.integration.sites import Site
-from tests.integration.watching import (
+from tests.helpers.sites import Site
+from tests.helpers.watching import (
     T0,
     Mailbox,
     feed,

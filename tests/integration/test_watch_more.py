@@ -24,8 +24,8 @@ from elasticsearch import Elasticsearch
 
 from esbridge.cli import main
 from esbridge.simulate import generate, generate_incidents
-from tests.integration.sites import Site, make_site, remove_site
-from tests.integration.watching import (
+from tests.helpers.sites import Site, make_site, remove_site
+from tests.helpers.watching import (
     T0,
     Mailbox,
     feed,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from esbridge.bulk import Backoff, Outcome, classify, item_result, rejection_reason
-from esbridge.message import Message
-from esbridge.pipeline import BatchBuilder
-from esbridge.records import BulkItem
+from esbridge.ingest.bulk import Backoff, Outcome, classify, item_result, rejection_reason
+from esbridge.ingest.encode import BulkItem
+from esbridge.ingest.message import Message
+from esbridge.ingest.pipeline import BatchBuilder
 
 
 @pytest.mark.parametrize(

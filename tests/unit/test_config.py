@@ -23,7 +23,8 @@ from esbridge.config import (
 )
 from esbridge.config.notify import NotificationsConfig, SmtpConfig, WebhookConfig
 from esbridge.config.watch import WatchConfig
-from tests.unit.configs import EXAMPLE, MINIMAL
+from tests.helpers.configs import MINIMAL
+from tests.helpers.paths import EXAMPLE_CONFIG as EXAMPLE
 
 Write = Callable[[str], Path]
 

@@ -8,8 +8,8 @@ import pytest
 
 from esbridge.config import ConfigError, load_config
 from esbridge.config.notify import NotificationsConfig
-from tests.unit.configs import EXAMPLE
-from tests.unit.configs import MINIMAL as BASE
+from tests.helpers.configs import MINIMAL as BASE
+from tests.helpers.paths import EXAMPLE_CONFIG as EXAMPLE
 
 MINIMAL = BASE + "notifications:\n"
 # Line 10 is `notifications:`; the section's keys start on line 11.

@@ -8,15 +8,15 @@ from typing import Any
 import pytest
 
 from esbridge.kibana.objects import (
-    OBJECTS_FILE,
     chart_fields,
     kql,
     render_objects,
     to_ndjson,
 )
 from esbridge.kibana.spec import ISSUE_COLUMNS, SPEC, Chart
-from esbridge.templates import render_resources
-from tests.unit.test_templates import PRODUCERS, Deadletter, effective_mappings, lookup
+from esbridge.setup.templates import render_resources
+from tests.helpers.mappings import PRODUCERS, Deadletter, effective_mappings, lookup
+from tests.helpers.paths import KIBANA_OBJECTS
 
 AGGREGATABLE = {"keyword", "long", "integer", "short", "double", "float", "date", "ip", "boolean"}
 RESOURCES = render_resources(PRODUCERS, Deadletter(), ilm=False, issues_index="esbridge-issues")
@@ -140,6 +140,6 @@ def test_kql_quotes_values_that_are_not_plain_tokens() -> None:
 
 
 def test_objects_file_on_disk_equals_a_fresh_render() -> None:
-    assert OBJECTS_FILE.read_text(encoding="utf-8") == to_ndjson(OBJECTS), (
-        "kibana/objects.ndjson is stale: run `esbridge kibana render`"
+    assert KIBANA_OBJECTS.read_text(encoding="utf-8") == to_ndjson(OBJECTS), (
+        "kibana/objects.ndjson is stale: run `esbridge kibana render -o kibana/objects.ndjson`"
     )

@@ -1,35 +1,32 @@
 """The Logstash pipelines: their patterns and tables are the parsers' own, they match the
 samples and esbridge's output, every field they write is mapped, and the committed files are
-what esbridge/logstash.py renders. Logstash itself cannot run here, so these checks are static:
+what `esbridge logstash render` writes. Logstash itself cannot run here, so these checks are static:
 the Ruby code in the template is read, never executed."""
 
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from esbridge.config import parse_size
-from esbridge.logstash import (
-    EXAMPLE_CONFIG,
-    LOGSTASH_DIR,
+from esbridge.config import load_config, parse_size
+from esbridge.logstash.render import (
     RECORD,
     access_line_regex,
     grok_regex,
     render_pipelines,
 )
-from esbridge.templates import render_resources
+from esbridge.setup.templates import render_resources
 from esbridge.transforms import ParseContext, billing, poolinfo, timestamps
 from esbridge.transforms.access import KEY_PATTERN, split_access_line
 from esbridge.transforms.base import ParseError
 from esbridge.transforms.billing import parse_billing, snake_case
 from esbridge.transforms.logs import LOG_LINE_PATTERN
 from esbridge.transforms.poolinfo import parse_poolinfo
-from tests.unit.test_templates import (
+from tests.helpers.mappings import (
     ALL_FIELDS,
     PRODUCERS,
     Deadletter,
@@ -37,9 +34,9 @@ from tests.unit.test_templates import (
     effective_mappings,
     lookup,
 )
+from tests.helpers.paths import EXAMPLE_CONFIG, LOGSTASH_DIR, SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples"
-RENDERED = render_pipelines()
+RENDERED = render_pipelines(load_config(EXAMPLE_CONFIG, environ={}))
 CONF = RENDERED["kafka-to-es.conf"]
 EXAMPLE = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
 BY_PARSER = {p["parser"]: p for p in EXAMPLE["producers"]}
@@ -61,7 +58,7 @@ def as_python(oniguruma: str) -> re.Pattern[str]:
 @pytest.mark.parametrize("name", sorted(RENDERED))
 def test_committed_pipeline_equals_a_fresh_render(name: str) -> None:
     assert (LOGSTASH_DIR / name).read_text(encoding="utf-8") == RENDERED[name], (
-        "stale: run `python -c 'from esbridge.logstash import write_pipelines; write_pipelines()'`"
+        "stale: run `esbridge logstash render -o pipelines/logstash`"
     )
 
 

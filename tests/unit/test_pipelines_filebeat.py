@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +19,8 @@ import yaml
 
 from esbridge.transforms import PARSERS, ParseContext, ParseError
 from esbridge.transforms.logs import LOG_LINE_PATTERN
+from tests.helpers.paths import REPO as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 FILEBEAT = ROOT / "pipelines" / "filebeat"
 CONFIGS = ("filebeat.yml", "filebeat-files.yml")
 CTX = ParseContext(producer="logs")

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from esbridge.message import Message
-from esbridge.records import DeadLetterTarget, Route, action_line, missing_fields, to_item
+from esbridge.ingest.encode import DeadLetterTarget, Route, action_line, missing_fields, to_item
+from esbridge.ingest.message import Message
 from esbridge.transforms import PARSERS, ParseContext
 
 TARGET = DeadLetterTarget("esbridge-deadletter", payload_max_bytes=64)

@@ -12,8 +12,8 @@ from esbridge.transforms.timestamps import (
     iso_duration_ms,
     parse_iso_timestamp,
     parse_log_timestamp,
-    utc_text,
 )
+from esbridge.utc import format_utc
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -64,7 +64,7 @@ SAME_MINUTE_MIX = [
 
 
 def test_iso_timestamps_of_one_minute_agree_with_a_full_conversion() -> None:
-    full = [utc_text(datetime.fromisoformat(value)) for value in SAME_MINUTE_MIX]
+    full = [format_utc(datetime.fromisoformat(value)) for value in SAME_MINUTE_MIX]
     assert [parse_iso_timestamp(value) for value in SAME_MINUTE_MIX * 2] == full * 2
     assert full[9:] == ["2026-10-14T07:11:33.410Z", "2026-10-14T07:11:34.000Z"]
 

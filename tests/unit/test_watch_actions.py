@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from esbridge.argv import render_command
 from esbridge.stack import process
-from esbridge.watch.actions import OUTPUT_LIMIT, render_command, run_action
+from esbridge.watch.actions import OUTPUT_LIMIT, run_action
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ECHO_ARGS = [sys.executable, "-c", "import sys; print(repr(sys.argv[1:]))"]

@@ -7,14 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from esbridge.config.watch import StatusClass
 from esbridge.watch.lifecycle import (
     HISTORY_MAX,
     RECENT_KEYS,
     Deleted,
     Issue,
     Occurrence,
-    RulePolicy,
-    StatusClass,
     Subject,
     mark_notified,
     needs_notification,
@@ -24,6 +23,7 @@ from esbridge.watch.lifecycle import (
     set_status,
     tick,
 )
+from esbridge.watch.policy import RulePolicy
 
 T0 = datetime(2026, 10, 14, 7, 49, 55, tzinfo=UTC)
 POOL = Subject("dcache-xfel497-01", "dcache-xfel497-01", "dcache-xfel497-01Domain", "xfel497")

@@ -16,9 +16,10 @@ from esbridge.config.watch import RuleConfig, WatchConfig
 from esbridge.transforms import PARSERS, ParseContext
 from esbridge.watch.lifecycle import Issue, Subject, needs_notification, observe, resolve
 from esbridge.watch.match import field_values, matches, occurrence_of, resolves, subject_of, words
+from esbridge.watch.policy import rule_policy
 from esbridge.watch.query import resolve_query, rule_query
+from tests.helpers.paths import EXAMPLE_CONFIG as EXAMPLE
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dcache.yml"
 BERLIN = ParseContext(producer="logs", log_timezone=ZoneInfo("Europe/Berlin"))
 
 CONFIG = """\
@@ -138,7 +139,7 @@ def test_watch_defaults_and_a_rules_policy() -> None:
         120.0,
         3600.0,
     )
-    policy = watch.policy(override)
+    policy = rule_policy(watch, override)
     assert (policy.rule, policy.type, policy.status_class) == ("r", "PoolDisabled", "oddity")
     assert policy.notification_delay == timedelta(minutes=10)
     assert policy.stale_after == timedelta(days=7)
@@ -340,7 +341,7 @@ def test_a_single_rule_may_wait_longer(site: Path) -> None:
     watch = load_config(site, {}).watch
 
     assert watch is not None
-    assert watch.policy(watch.rules[0]).notification_delay == timedelta(hours=1)
+    assert rule_policy(watch, watch.rules[0]).notification_delay == timedelta(hours=1)
 
 
 @pytest.mark.parametrize(
@@ -539,7 +540,7 @@ def test_a_sample_restart_ends_resolved_and_never_notified(
     pack: dict[str, RuleConfig], samples: list[dict[str, Any]]
 ) -> None:
     rule_ = pack["pool-disabled"]
-    policy = WatchConfig().policy(rule_)
+    policy = rule_policy(WatchConfig(), rule_)
     issue: Issue | None = None
     for doc in samples[:5]:
         occurrence = occurrence_of(rule_, doc)

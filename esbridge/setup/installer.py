@@ -13,7 +13,8 @@ from typing import Any, Literal
 from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
 
-from esbridge.templates import (
+from esbridge.errors import EsbridgeError
+from esbridge.setup.templates import (
     INSTALL_ORDER,
     Kind,
     Resource,
@@ -26,7 +27,7 @@ Action = Literal["created", "updated", "unchanged", "skipped"]
 NO_ILM = "this Elasticsearch has no ILM (the test distribution); retention is not enforced"
 
 
-class SetupError(Exception):
+class SetupError(EsbridgeError):
     """Elasticsearch refused a resource, or something in the cluster is in the way."""
 
 

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
 from typing import Any
 
-from esbridge.message import Message
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from esbridge.ingest.message import Message
+from esbridge.utc import now_utc
 
 
 def payload_fields(value: bytes | None, max_bytes: int) -> dict[str, Any]:
@@ -31,7 +27,7 @@ def dead_letter(
     message: Message, producer: str, error_type: str, reason: str, payload_max_bytes: int
 ) -> dict[str, Any]:
     return {
-        "@timestamp": utc_now(),
+        "@timestamp": now_utc(),
         "producer": producer,
         "error": {"type": error_type, "message": reason},
         "deadletter": payload_fields(message.value, payload_max_bytes),

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dcache.yml"
-
 MINIMAL = """\
 kafka:
   bootstrap: 127.0.0.1:9092

@@ -21,8 +21,8 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch
 
-from esbridge.bulk import Backoff, Outcome, classify, item_result, rejection_reason
-from esbridge.records import BulkItem, DeadLetterTarget, dead_item
+from esbridge.ingest.bulk import Backoff, Outcome, classify, item_result, rejection_reason
+from esbridge.ingest.encode import BulkItem, DeadLetterTarget, dead_item
 
 log = logging.getLogger("esbridge.sink")
 

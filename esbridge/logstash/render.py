@@ -11,18 +11,14 @@ that each table reaches the pipeline unchanged, and that the committed files are
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
-import jinja2
-
-from esbridge.config import Config, ProducerConfig, load_config
+from esbridge.config import Config, ProducerConfig
+from esbridge.resources import LOGSTASH_TEMPLATES, jinja_environment
 from esbridge.transforms import billing, poolinfo, timestamps
 from esbridge.transforms.access import KEY_PATTERN
 from esbridge.transforms.logs import LOG_LINE_PATTERN
 
-LOGSTASH_DIR = Path(__file__).resolve().parent.parent / "pipelines" / "logstash"
-EXAMPLE_CONFIG = LOGSTASH_DIR.parent.parent / "examples" / "dcache.yml"
 PIPELINES = ("kafka-to-es.conf", "access-to-kafka.conf")
 RECORD = "[@metadata][record]"
 """Where billing and poolinfo records are decoded: never indexed, so a key is written only once
@@ -112,16 +108,9 @@ def billing_tables() -> dict[str, Any]:
     }
 
 
-def render_pipelines(example: Path = EXAMPLE_CONFIG) -> dict[str, str]:
-    """File name -> text, with topics, indices and caps taken from the example config (read
-    without the environment, so that the output does not depend on who renders it)."""
-    config = load_config(example, environ={})
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(LOGSTASH_DIR / "templates"),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # noqa: S701 - the output is Logstash config, never HTML
-        keep_trailing_newline=True,
-    )
+def render_pipelines(config: Config) -> dict[str, str]:
+    """File name -> text, with topics, indices and caps taken from `config`."""
+    environment = jinja_environment(LOGSTASH_TEMPLATES)
     environment.filters["quoted"] = _logstash_string
     environment.filters["ruby"] = ruby_literal
     environment.filters["field_ref"] = field_ref
@@ -168,13 +157,3 @@ def ruby_literal(value: str | Iterable[str] | Mapping[str, str]) -> str:
         pairs = (f"{ruby_literal(k)} => {ruby_literal(v)}" for k, v in value.items())
         return "{" + ", ".join(pairs) + "}"
     return "[" + ", ".join(ruby_literal(item) for item in value) + "]"
-
-
-def write_pipelines() -> list[Path]:
-    """Regenerate the committed pipeline files."""
-    written = []
-    for name, text in render_pipelines().items():
-        path = LOGSTASH_DIR / name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written

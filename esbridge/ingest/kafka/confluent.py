@@ -14,8 +14,8 @@ from typing import Any
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
 
 from esbridge.config import KafkaConfig
-from esbridge.message import Message
-from esbridge.source import Partition
+from esbridge.ingest.kafka.base import Partition
+from esbridge.ingest.message import Message
 
 log = logging.getLogger("esbridge.source")
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from esbridge.deadletter import dead_letter
-from esbridge.message import Message
+from esbridge.ingest.deadletter import dead_letter
+from esbridge.ingest.message import Message
 from esbridge.transforms import ParseContext, ParseError, Parser
 
 

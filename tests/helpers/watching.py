@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,9 +18,9 @@ from aiosmtpd.smtp import Envelope
 
 from esbridge.notify.dispatch import Notifier
 from esbridge.watch.engine import Watcher
-from tests.integration.sites import Site
+from tests.helpers.paths import EXAMPLE_RULES as RULES
+from tests.helpers.sites import Site
 
-RULES = Path(__file__).resolve().parents[2] / "examples" / "rules"
 BERLIN = ZoneInfo("Europe/Berlin")
 T0 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
 

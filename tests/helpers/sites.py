@@ -14,10 +14,10 @@ from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 
 from esbridge.config import Config, load_config
-from esbridge.installer import detect_capabilities, install
-from esbridge.pipeline import Pipeline, RunLimits
-from esbridge.stats import Stats
-from esbridge.templates import render_resources
+from esbridge.ingest.pipeline import Pipeline, RunLimits
+from esbridge.ingest.stats import Stats
+from esbridge.setup.installer import detect_capabilities, install
+from esbridge.setup.templates import render_resources
 
 PARSERS = ("billing", "logs", "access", "poolinfo")
 MANDATORY = {

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from elasticsearch import Elasticsearch
 
 from esbridge.config import Config
-from esbridge.deadletter import utc_now
-from esbridge.message import Message
-from esbridge.records import BulkItem, DeadLetterTarget, Route, to_item
-from esbridge.sink import Batch, BatchResult, BulkSender
-from esbridge.source import Partition, open_source
-from esbridge.stats import Stats
+from esbridge.ingest.encode import BulkItem, DeadLetterTarget, Route, to_item
+from esbridge.ingest.kafka import Partition, open_source
+from esbridge.ingest.message import Message
+from esbridge.ingest.sender import Batch, BatchResult, BulkSender
+from esbridge.ingest.stats import Stats
 from esbridge.transforms import PARSERS, ParseContext
+from esbridge.utc import now_utc
 
 log = logging.getLogger("esbridge.ingest")
 
@@ -211,7 +211,7 @@ class Pipeline:
         return messages
 
     def handle(self, messages: list[Message]) -> None:
-        ingested = utc_now()
+        ingested = now_utc()
         for message in messages:
             self.builder.add(to_item(message, self.routes[message.topic], self.target, ingested))
             if self.builder.ready():

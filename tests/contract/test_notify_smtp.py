@@ -22,8 +22,8 @@ from esbridge.config import load_config
 from esbridge.config.notify import SmtpConfig
 from esbridge.notify import COLUMNS, STATUS_LEGEND, NotifyError, Row, build_digest, send_digest
 from esbridge.notify.digest import Digest
+from tests.helpers.paths import EXAMPLE_CONFIG as EXAMPLE
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dcache.yml"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 PASSWORD = "s3cret-Pa55"
 

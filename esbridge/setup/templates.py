@@ -14,10 +14,11 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import jinja2
+
+from esbridge.resources import INDEX_TEMPLATES, jinja_environment
 
 Kind = Literal["component_template", "ilm_policy", "index_template", "write_alias"]
 
@@ -30,7 +31,6 @@ INSTALL_ORDER: tuple[Kind, ...] = (
 """Each kind refers only to kinds before it: templates compose components and name policies,
 and a bootstrap index must be created after the template that gives it its mappings."""
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "index-templates"
 MANAGED_BY = "esbridge"
 DEADLETTER_ROLLOVER_MAX_PRIMARY_SHARD_SIZE = "10gb"
 DEADLETTER_ROLLOVER_MAX_AGE = "7d"
@@ -247,12 +247,7 @@ def _issues_declarations(index: str, prefix: str) -> Iterator[_Declaration]:
 
 
 def _environment() -> jinja2.Environment:
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # noqa: S701 - the output is JSON, never HTML
-        keep_trailing_newline=True,
-    )
+    environment = jinja_environment(INDEX_TEMPLATES)
     # Jinja's own tojson escapes <, > and & for HTML; plain JSON is what Elasticsearch reads.
     environment.filters["tojson"] = json.dumps
     return environment
@@ -264,7 +259,7 @@ def _render(environment: jinja2.Environment, declaration: _Declaration) -> Resou
         template = environment.get_template(file_name)
     except jinja2.TemplateNotFound:
         raise ValueError(
-            f"{declaration.kind} {declaration.name}: no template {TEMPLATES_DIR / file_name}"
+            f"{declaration.kind} {declaration.name}: no template {INDEX_TEMPLATES}/{file_name}"
         ) from None
     body = json.loads(template.render(declaration.context))
     return Resource(declaration.kind, declaration.name, _stamped(declaration.kind, body))

@@ -1,4 +1,4 @@
-"""The Kafka side: a consumer-group member that hands out messages and commits what it is told.
+"""The Kafka side on kafka-python, the pure-Python client (`kafka.backend: kafka-python`).
 
 kafka-python is not thread-safe, so every call here happens on the pipeline's main thread.
 """
@@ -7,44 +7,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 
 from esbridge.config import KafkaConfig
-from esbridge.message import Message
+from esbridge.ingest.kafka.base import Partition
+from esbridge.ingest.message import Message
 
 log = logging.getLogger("esbridge.source")
-
-Partition = tuple[str, int]
-PartitionsCallback = Callable[[set[Partition]], None]
-
-
-class Source(Protocol):
-    """What the pipeline needs of a Kafka consumer-group member, whichever client backs it."""
-
-    def poll(self, timeout: float, max_records: int) -> list[Message]: ...
-    def commit(self, offsets: dict[Partition, int], *, blocking: bool = True) -> None: ...
-    def pause(self) -> None: ...
-    def resume(self) -> None: ...
-    def drained(self) -> bool: ...
-    def lag(self) -> int | None: ...
-    def close(self) -> None: ...
-
-
-def open_source(
-    config: KafkaConfig,
-    topics: list[str],
-    max_poll_records: int,
-    on_revoked: PartitionsCallback,
-    on_assigned: PartitionsCallback,
-) -> Source:
-    """The consumer for `kafka.backend`; confluent-kafka is imported only when chosen."""
-    if config.backend == "confluent":
-        from esbridge.source_confluent import ConfluentSource  # noqa: PLC0415 - optional extra
-
-        return ConfluentSource(config, topics, max_poll_records, on_revoked, on_assigned)
-    return KafkaSource(config, topics, max_poll_records, on_revoked, on_assigned)
 
 
 def consumer_settings(config: KafkaConfig, max_poll_records: int) -> dict[str, Any]:
