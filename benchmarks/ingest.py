@@ -62,7 +62,7 @@ from kafka import KafkaConsumer
 from esbridge.config import Config, KafkaConfig, load_config
 from esbridge.ingest.encode import DeadLetterTarget, to_item
 from esbridge.ingest.message import Message
-from esbridge.ingest.pipeline import BatchBuilder, Pipeline, RunLimits, build_routes
+from esbridge.ingest.pipeline import BatchBuilder, RunLimits, build_routes, open_pipeline
 from esbridge.setup.installer import detect_capabilities, install
 from esbridge.setup.templates import Resource, render_resources
 from esbridge.simulate import generate
@@ -401,7 +401,7 @@ def source_module(config: Config, es: Elasticsearch) -> str:
     """The module of the Kafka source a Pipeline builds for `config`: is the backend honoured?"""
     probe_group = config.kafka.group_id + "-probe"
     kafka = config.kafka.model_copy(update={"group_id": probe_group})
-    pipeline = Pipeline(config.model_copy(update={"kafka": kafka}), es, RunLimits())
+    pipeline = open_pipeline(config.model_copy(update={"kafka": kafka}), es, RunLimits())
     try:
         return type(pipeline.source).__module__
     finally:
@@ -669,7 +669,7 @@ class Run:
         for backend in self.options.backends:
             index_set = self.index_set(f"{backend.replace('-', '')}{layout[0]}", backend)
             module = source_module(index_set.config, self.es)
-            if backend != "kafka-python" and module == "esbridge.source":
+            if backend != "kafka-python" and module == "esbridge.ingest.kafka.kafka_python":
                 reason = f"the pipeline ignores kafka.backend: {backend} (its source is {module})"
                 log(f"skipping backend {backend}: {reason}")
                 self.results.skipped[backend] = reason

@@ -12,7 +12,7 @@ import click
 from esbridge.cli.logsetup import setup_logging
 from esbridge.cli.options import config_option, log_level_option, read_config
 from esbridge.cluster import make_client
-from esbridge.ingest.pipeline import Pipeline, RunLimits
+from esbridge.ingest.pipeline import RunLimits, open_pipeline
 
 
 @click.command()
@@ -47,7 +47,7 @@ def ingest(
     """
     config = read_config(config_path)
     setup_logging(log_level)
-    pipeline = Pipeline(config, make_client(config.elasticsearch), RunLimits(
+    pipeline = open_pipeline(config, make_client(config.elasticsearch), RunLimits(
         idle_exit=idle_exit, max_messages=max_messages, shutdown_timeout=shutdown_timeout
     ))  # fmt: skip
 

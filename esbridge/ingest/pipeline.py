@@ -11,15 +11,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from elasticsearch import Elasticsearch
 
 from esbridge.config import Config
 from esbridge.ingest.encode import BulkItem, DeadLetterTarget, Route, to_item
-from esbridge.ingest.kafka import Partition, open_source
+from esbridge.ingest.kafka import Partition, Source, open_source
 from esbridge.ingest.message import Message
-from esbridge.ingest.sender import Batch, BatchResult, BulkSender
+from esbridge.ingest.sender import Batch, BatchResult, BulkSender, Sender
 from esbridge.ingest.stats import Stats
 from esbridge.transforms import PARSERS, ParseContext
 from esbridge.utc import now_utc
@@ -63,6 +64,7 @@ class BatchBuilder:
     max_docs: int
     max_bytes: int
     max_age: float
+    clock: Callable[[], float] = time.monotonic
     items: list[BulkItem] = field(default_factory=list)
     nbytes: int = 0
     offsets: dict[Partition, int] = field(default_factory=dict)
@@ -70,7 +72,7 @@ class BatchBuilder:
 
     def add(self, item: BulkItem) -> None:
         if not self.items:
-            self.opened = time.monotonic()
+            self.opened = self.clock()
         self.items.append(item)
         self.nbytes += len(item.line)
         message = item.message
@@ -80,7 +82,7 @@ class BatchBuilder:
         return bool(self.items) and (
             len(self.items) >= self.max_docs
             or self.nbytes >= self.max_bytes
-            or time.monotonic() - self.opened >= self.max_age
+            or self.clock() - self.opened >= self.max_age
         )
 
     def take(self) -> Batch:
@@ -90,34 +92,37 @@ class BatchBuilder:
 
 
 class Pipeline:
-    def __init__(self, config: Config, es: Elasticsearch, limits: RunLimits) -> None:
+    """The ingest loop over two seams: a Kafka `Source` and a `Sender` of bulk batches.
+
+    Both are parameters (`open_pipeline` builds the real ones), so the ordering, revoke and
+    backpressure rules are tested with small fakes as well as against the real servers.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        source: Source,
+        sender: Sender,
+        limits: RunLimits,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config
         self.limits = limits
+        self.clock = clock
         self.routes = build_routes(config)
-        self.target = DeadLetterTarget(config.deadletter.index, config.deadletter.payload_max_bytes)
+        self.target = dead_letter_target(config)
         tuning = config.ingest
         self.builder = BatchBuilder(
-            tuning.batch_max_docs, tuning.batch_max_bytes, tuning.flush_interval
+            tuning.batch_max_docs, tuning.batch_max_bytes, tuning.flush_interval, clock
         )
-        self.sender = BulkSender(
-            es,
-            self.target,
-            tuning.retry_initial_backoff,
-            tuning.retry_max_backoff,
-            workers=tuning.max_in_flight,
-        )
+        self.sender = sender
         self.stats = Stats()
         self.stop = threading.Event()
         self.assigned: set[Partition] = set()
         self.settled: dict[Partition, int] = {}
         self.committed: dict[Partition, int] = {}
-        self.source = open_source(
-            config.kafka,
-            config.all_topics(),
-            tuning.batch_max_docs,
-            self.on_revoked,
-            self.on_assigned,
-        )
+        self.source = source
+        source.subscribe(config.all_topics(), self.on_revoked, self.on_assigned)
 
     def on_assigned(self, partitions: set[Partition]) -> None:
         self.assigned |= partitions
@@ -175,8 +180,8 @@ class Pipeline:
         """Runs until stopped, idle or at the message limit; returns the process exit code."""
         topics = ", ".join(self.config.all_topics())
         log.info("ingest started: topics=%s group=%s", topics, self.config.kafka.group_id)
-        last_message = time.monotonic()
-        last_stats = time.monotonic()
+        last_message = self.clock()
+        last_stats = self.clock()
         while not self.stop.is_set() and self.sender.failure is None:
             self.commit_settled()
             if self.backpressure():
@@ -185,11 +190,11 @@ class Pipeline:
                 self.source.resume()
             messages = self.poll()
             if messages:
-                last_message = time.monotonic()
+                last_message = self.clock()
                 self.handle(messages)
             if self.builder.ready():
                 self.sender.submit(self.builder.take())
-            now = time.monotonic()
+            now = self.clock()
             if now - last_stats >= self.config.ingest.stats_interval:
                 last_stats = now
                 log.info(self.stats.interval_line(self.safe_lag()))
@@ -257,6 +262,23 @@ class Pipeline:
             )
             return 1
         return 0
+
+
+def dead_letter_target(config: Config) -> DeadLetterTarget:
+    return DeadLetterTarget(config.deadletter.index, config.deadletter.payload_max_bytes)
+
+
+def open_pipeline(config: Config, es: Elasticsearch, limits: RunLimits) -> Pipeline:
+    """The pipeline over the real seams: `kafka.backend`'s consumer and the bulk sender."""
+    tuning = config.ingest
+    sender = BulkSender(
+        es,
+        dead_letter_target(config),
+        tuning.retry_initial_backoff,
+        tuning.retry_max_backoff,
+        workers=tuning.max_in_flight,
+    )
+    return Pipeline(config, open_source(config.kafka, tuning.batch_max_docs), sender, limits)
 
 
 def format_partitions(partitions: set[Partition]) -> str:

@@ -15,7 +15,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
@@ -62,6 +62,19 @@ def count_created(items: list[BulkItem], result: BatchResult) -> None:
     dead = sum(item.dead for item in items)
     result.dead_letters += dead
     result.indexed += len(items) - dead
+
+
+class Sender(Protocol):
+    """The Elasticsearch seam of the pipeline: batches in, settled results out, in order."""
+
+    backlog_bytes: int
+    failure: Exception | None
+
+    def submit(self, batch: Batch) -> None: ...
+    def results(self) -> list[BatchResult]: ...
+    def retrying(self) -> bool: ...
+    def idle(self) -> bool: ...
+    def close(self, timeout: float) -> bool: ...
 
 
 class SendAbortedError(Exception):

@@ -14,7 +14,7 @@ from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 
 from esbridge.config import Config, load_config
-from esbridge.ingest.pipeline import Pipeline, RunLimits
+from esbridge.ingest.pipeline import RunLimits, open_pipeline
 from esbridge.ingest.stats import Stats
 from esbridge.setup.installer import detect_capabilities, install
 from esbridge.setup.templates import render_resources
@@ -56,7 +56,7 @@ class Site:
     def ingest(self, **limits: Any) -> tuple[int, Stats]:
         """One in-process `esbridge ingest` run; returns its exit code and counters."""
         limits.setdefault("idle_exit", 4.0)
-        pipeline = Pipeline(self.config, self.es, RunLimits(**limits))
+        pipeline = open_pipeline(self.config, self.es, RunLimits(**limits))
         return pipeline.run(), pipeline.stats
 
     def ingest_process(self, *args: str) -> subprocess.Popen[bytes]:

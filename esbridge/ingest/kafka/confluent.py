@@ -8,13 +8,12 @@ there may block.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
 
 from esbridge.config import KafkaConfig
-from esbridge.ingest.kafka.base import Partition
+from esbridge.ingest.kafka.base import Partition, PartitionsCallback
 from esbridge.ingest.message import Message
 
 log = logging.getLogger("esbridge.source")
@@ -57,21 +56,18 @@ def as_partitions(tps: list[Any]) -> set[Partition]:
 
 
 class ConfluentSource:
-    def __init__(
-        self,
-        config: KafkaConfig,
-        topics: list[str],
-        max_poll_records: int,
-        on_revoked: Callable[[set[Partition]], None],
-        on_assigned: Callable[[set[Partition]], None],
-    ) -> None:
+    def __init__(self, config: KafkaConfig) -> None:
         self.consumer = Consumer(consumer_settings(config))
+        self.paused = False
+
+    def subscribe(
+        self, topics: list[str], on_revoked: PartitionsCallback, on_assigned: PartitionsCallback
+    ) -> None:
         self.consumer.subscribe(
             topics,
             on_assign=lambda _c, tps: on_assigned(as_partitions(tps)),
             on_revoke=lambda _c, tps: on_revoked(as_partitions(tps)),
         )
-        self.paused = False
 
     def poll(self, timeout: float, max_records: int) -> list[Message]:
         messages = []

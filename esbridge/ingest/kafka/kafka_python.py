@@ -6,13 +6,12 @@ kafka-python is not thread-safe, so every call here happens on the pipeline's ma
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 
 from esbridge.config import KafkaConfig
-from esbridge.ingest.kafka.base import Partition
+from esbridge.ingest.kafka.base import Partition, PartitionsCallback
 from esbridge.ingest.message import Message
 
 log = logging.getLogger("esbridge.source")
@@ -52,8 +51,8 @@ def log_async_commit(offsets: Any, response: Any) -> None:
 class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(
         self,
-        on_revoked: Callable[[set[Partition]], None],
-        on_assigned: Callable[[set[Partition]], None],
+        on_revoked: PartitionsCallback,
+        on_assigned: PartitionsCallback,
     ) -> None:
         self.revoked = on_revoked
         self.assigned = on_assigned
@@ -66,17 +65,14 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class KafkaSource:
-    def __init__(
-        self,
-        config: KafkaConfig,
-        topics: list[str],
-        max_poll_records: int,
-        on_revoked: Callable[[set[Partition]], None],
-        on_assigned: Callable[[set[Partition]], None],
-    ) -> None:
+    def __init__(self, config: KafkaConfig, max_poll_records: int) -> None:
         self.consumer = KafkaConsumer(**consumer_settings(config, max_poll_records))
-        self.consumer.subscribe(topics, listener=Rebalance(on_revoked, on_assigned))
         self.paused = False
+
+    def subscribe(
+        self, topics: list[str], on_revoked: PartitionsCallback, on_assigned: PartitionsCallback
+    ) -> None:
+        self.consumer.subscribe(topics, listener=Rebalance(on_revoked, on_assigned))
 
     def poll(self, timeout: float, max_records: int) -> list[Message]:
         batches = self.consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
