@@ -27,6 +27,10 @@ from esbridge.config.notify import NotificationsConfig
 from esbridge.config.units import Bytes, Seconds
 from esbridge.config.watch import WatchConfig
 
+ParserName = Literal["billing", "logs", "access", "poolinfo"]
+"""The producers esbridge can parse; `esbridge.transforms.PARSERS` registers one parser each
+(tests/unit/test_registries.py fails when a name is in one place and not the other)."""
+
 _Section = Section
 
 
@@ -184,7 +188,7 @@ class ProducerConfig(_Section):
 
     name: Annotated[str, AfterValidator(_producer_name)]
     topics: Annotated[tuple[TopicName, ...], NonEmpty]
-    parser: Literal["billing", "logs", "access", "poolinfo"]
+    parser: ParserName
     index: IndexName
     id_strategy: Literal["offset", "none"] = "offset"
     """`offset` makes re-delivery idempotent (id = topic-partition-offset); `none` is cheaper."""

@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 from esbridge.ingest.message import Message
+from esbridge.transforms.base import DeadLetterReason
 from esbridge.utc import now_utc
 
 
@@ -24,7 +25,11 @@ def payload_fields(value: bytes | None, max_bytes: int) -> dict[str, Any]:
 
 
 def dead_letter(
-    message: Message, producer: str, error_type: str, reason: str, payload_max_bytes: int
+    message: Message,
+    producer: str,
+    error_type: DeadLetterReason,
+    reason: str,
+    payload_max_bytes: int,
 ) -> dict[str, Any]:
     return {
         "@timestamp": now_utc(),

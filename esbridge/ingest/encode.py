@@ -13,7 +13,7 @@ import orjson
 
 from esbridge.ingest.deadletter import dead_letter
 from esbridge.ingest.message import Message
-from esbridge.transforms import ParseContext, ParseError, Parser
+from esbridge.transforms import DeadLetterReason, ParseContext, ParseError, Parser
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,11 @@ def to_item(message: Message, route: Route, target: DeadLetterTarget, ingested: 
 
 
 def dead_item(
-    message: Message, producer: str, error_type: str, reason: str, target: DeadLetterTarget
+    message: Message,
+    producer: str,
+    error_type: DeadLetterReason,
+    reason: str,
+    target: DeadLetterTarget,
 ) -> BulkItem:
     doc = dead_letter(message, producer, error_type, reason, target.payload_max_bytes)
     line = action_line(target.index, message.doc_id) + orjson.dumps(doc) + b"\n"

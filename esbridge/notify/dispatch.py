@@ -9,29 +9,28 @@ per-channel bookkeeping would split an issue's notified state in two.
 from __future__ import annotations
 
 from esbridge.config.notify import NotificationsConfig
+from esbridge.notify.channels import CHANNELS
 from esbridge.notify.digest import Digest
 from esbridge.notify.errors import NotifyError
-from esbridge.notify.smtp import send_digest
-from esbridge.notify.webhook import digest_payload, post_digest
 
 
 class Notifier:
-    """The channels of a `notifications:` section."""
+    """The channels of a `notifications:` section, in registry order."""
 
     def __init__(self, config: NotificationsConfig) -> None:
         self.config = config
+        self.channels = [
+            (CHANNELS[name], section)
+            for name in CHANNELS
+            if (section := getattr(config, name)) is not None
+        ]
 
     def send(self, digest: Digest) -> None:
         """Deliver `digest` to every channel; NotifyError naming each failure if any failed."""
         failures: list[str] = []
-        if self.config.smtp is not None:
+        for deliver, section in self.channels:
             try:
-                send_digest(self.config.smtp, digest)
-            except NotifyError as exc:
-                failures.append(str(exc))
-        if self.config.webhook is not None:
-            try:
-                post_digest(self.config.webhook, digest_payload(digest))
+                deliver(section, digest)
             except NotifyError as exc:
                 failures.append(str(exc))
         if failures:

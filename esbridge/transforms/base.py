@@ -8,19 +8,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
+
+from esbridge.config.models import ParserName
 
 Document = dict[str, Any]
 
 
+DeadLetterReason = Literal[
+    "json_decode",
+    "not_utf8",
+    "not_an_object",
+    "missing_field",
+    "bad_timestamp",
+    "parse_error",
+    "oversize",
+    "rejected",
+]
+"""Every dead letter's `error.type` (documented in docs/fields.md; checked by
+tests/unit/test_registries.py): why a message did not become its document."""
+
+
 class ParseError(Exception):
-    """A record that can never become a document; it goes to dead letters with this reason.
+    """A record that can never become a document; it goes to dead letters with this reason."""
 
-    `error_type` is one of the dead-letter `error.type` values in docs/fields.md.
-    """
-
-    def __init__(self, error_type: str, reason: str) -> None:
+    def __init__(self, error_type: DeadLetterReason, reason: str) -> None:
         super().__init__(reason)
         self.error_type = error_type
         self.reason = reason
@@ -36,3 +49,5 @@ class ParseContext:
 
 
 Parser = Callable[[dict[str, Any], ParseContext], Document]
+
+__all__ = ["DeadLetterReason", "Document", "ParseContext", "ParseError", "Parser", "ParserName"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from esbridge.notify import COLUMNS, STATUS_LEGEND, Row, build_digest
+from esbridge.watch.lifecycle import STATUSES
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -31,17 +33,9 @@ def row(
     )
 
 
-def test_legend_names_all_eight_statuses() -> None:
-    assert set(STATUS_LEGEND) == {
-        "unresolved",
-        "resolved",
-        "stale",
-        "finalized",
-        "temporary",
-        "oddity",
-        "permanent",
-        "no-delay",
-    }
+def test_legend_names_all_eight_statuses_of_the_lifecycle() -> None:
+    assert len(STATUSES) == 8
+    assert set(STATUS_LEGEND) == set(STATUSES)
     assert STATUS_LEGEND["oddity"] == "self-resolving, and never mailed on its own"
 
 
@@ -116,9 +110,10 @@ def test_subject_counts_new_resolved_and_open() -> None:
 def test_both_bodies_carry_the_legend_and_the_generation_time() -> None:
     digest = build_digest([row()], total=1, max_rows=300, now=NOW, prefix="[esbridge]")
 
-    for body in (digest.text, digest.html):
-        for status in STATUS_LEGEND:
+    for body, escape in ((digest.text, str), (digest.html, html.escape)):
+        for status in STATUSES:
             assert status in body
+            assert escape(STATUS_LEGEND[status]) in body
         assert "treated as self-resolving after a TTL" in body
         assert "Generated 2025-03-01 12:00:00 UTC." in body
 
