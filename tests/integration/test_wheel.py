@@ -7,6 +7,7 @@ would hide a file that the wheel forgot.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 
 from esbridge import __version__
 from tests.helpers.paths import EXAMPLE_CONFIG, KIBANA_OBJECTS, LOGSTASH_DIR, REPO
+from tests.helpers.sites import Site
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -130,3 +132,23 @@ def test_logstash_render_writes_the_committed_pipelines(installed: Path, tmp_pat
     assert done.returncode == 0, done.stderr
     for name in ("kafka-to-es.conf", "access-to-kafka.conf"):
         assert (out / name).read_bytes() == (LOGSTASH_DIR / name).read_bytes()
+
+
+def test_the_daemons_and_issues_run_from_the_wheel(
+    installed: Path, tmp_path: Path, watched: Site
+) -> None:
+    """setup, simulate, ingest, watch --once and issues list, each as its own process."""
+    config = str(watched.config_path)
+    steps = [
+        ("setup", "-c", config),
+        ("simulate", "-c", config, "--rate", "0", "--count", "500", "--incidents"),
+        ("ingest", "-c", config, "--idle-exit", "3"),
+        ("watch", "-c", config, "--once"),
+        ("issues", "list", "-c", config, "--json"),
+    ]
+    done = {step[0]: run(installed, *step, cwd=tmp_path) for step in steps}
+
+    for name, result in done.items():
+        assert result.returncode == 0, f"{name}: {result.stderr[-2000:]}"
+    assert watched.count(watched.index("billing")) > 0
+    assert isinstance(json.loads(done["issues"].stdout), list)
