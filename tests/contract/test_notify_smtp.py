@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email
-import socket
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from esbridge.config import load_config
 from esbridge.config.notify import SmtpConfig
 from esbridge.notify import COLUMNS, STATUS_LEGEND, NotifyError, Row, build_digest, send_digest
 from esbridge.notify.digest import Digest
+from esbridge.stack.process import free_port
 from tests.helpers.paths import EXAMPLE_CONFIG as EXAMPLE
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -41,13 +41,6 @@ class Recorder:
         assert isinstance(message, EmailMessage)
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos), message))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager

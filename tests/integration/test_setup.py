@@ -21,27 +21,7 @@ from esbridge.setup.installer import NO_ILM, SetupError, detect_capabilities, in
 from esbridge.setup.templates import INSTALL_ORDER, Resource, bootstrap_index_name, render_resources
 from esbridge.transforms import PARSERS as TRANSFORMS
 from esbridge.transforms import ParseContext, ParseError
-
-PARSERS = ("billing", "logs", "access", "poolinfo")
-
-
-@dataclass(frozen=True)
-class Producer:
-    name: str
-    parser: str
-    index: str
-    shards: int = 1
-    replicas: int = 0
-    total_fields_limit: int = 1000
-    retention_days: int = 30
-    rollover_max_primary_shard_size: int = 50 * 1024**3
-    rollover_max_age: float = 86400.0
-
-
-@dataclass(frozen=True)
-class Deadletter:
-    index: str
-    retention_days: int = 90
+from tests.helpers.mappings import PARSERS, Deadletter, Producer
 
 
 @dataclass(frozen=True)
