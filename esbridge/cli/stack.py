@@ -31,22 +31,52 @@ def stack() -> None:
 @click.option("--kafka-port", type=int, help="Kafka listener port; 0 picks a free one [9092].")
 @click.option("--es-port", type=int, help="Elasticsearch HTTP port; 0 picks a free one [9200].")
 @click.option("--secure", is_flag=True, help="Elasticsearch with TLS and the `elastic` user.")
+@click.option(
+    "--kafka-sasl",
+    is_flag=True,
+    help="Also a Kafka SASL_PLAINTEXT listener (SCRAM-SHA-512, user esbridge) on a free port.",
+)
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Restart a running stack (to apply new ports or options); without it a running "
+    "stack is left alone.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print endpoints as JSON.")
 def up(
-    directory: Path | None, kafka_port: int | None, es_port: int | None, secure: bool, as_json: bool
+    directory: Path | None,
+    kafka_port: int | None,
+    es_port: int | None,
+    secure: bool,
+    kafka_sasl: bool,
+    restart: bool,
+    as_json: bool,
 ) -> None:
-    """Start both servers; return when both are healthy."""
-    options = StackOptions(directory, kafka_port, es_port, secure)
-    info = Stack(options).up()
+    """Start both servers; return when both are healthy.
+
+    A stack that is already running is left as it is (its endpoints are printed) unless
+    --restart is given.
+    """
+    options = StackOptions(directory, kafka_port, es_port, secure, kafka_sasl, restart)
+    stack = Stack(options)
+    info = stack.up()
     if as_json:
         click.echo(json.dumps(info.to_dict(), indent=2))
         return
-    click.echo(f"kafka          {info.kafka.bootstrap}  (Apache Kafka {info.kafka.version})")
+    if info.already_up:
+        click.echo(f"the stack in {stack.directory} is already up (--restart restarts it)")
+    kafka = info.kafka
+    click.echo(f"kafka          {kafka.bootstrap}  (Apache Kafka {kafka.version})")
+    if kafka.sasl_bootstrap:
+        click.echo(
+            f"               SASL_PLAINTEXT {kafka.sasl_bootstrap}  {kafka.sasl_mechanism}, "
+            f"user {kafka.sasl_username}, password {kafka.sasl_password}"
+        )
     es = info.elasticsearch
     click.echo(f"elasticsearch  {es.url}  (Elasticsearch {es.version})")
     if es.password:
         click.echo(f"               user elastic, password {es.password}, CA {es.ca}")
-    click.echo(f"export ESBRIDGE_KAFKA_BOOTSTRAP={info.kafka.bootstrap} ESBRIDGE_ES_URL={es.url}")
+    click.echo(f"export ESBRIDGE_KAFKA_BOOTSTRAP={kafka.bootstrap} ESBRIDGE_ES_URL={es.url}")
 
 
 @stack.command()

@@ -15,7 +15,7 @@ from typing import Any
 from esbridge.stack import process
 from esbridge.stack.artifacts import ES_VERSION, KAFKA_VERSION
 from esbridge.stack.elasticsearch import EsNode, traversable_by_others
-from esbridge.stack.kafka import KafkaNode, ServerStartError
+from esbridge.stack.kafka import KafkaNode, SaslListener, ServerStartError
 from esbridge.stack.paths import default_stack_dir
 
 DEFAULT_KAFKA_PORT = 9092
@@ -29,12 +29,20 @@ class StackOptions:
     kafka_port: int | None = None
     es_port: int | None = None
     secure: bool = False
+    kafka_sasl: bool = False
+    """A second Kafka listener, SASL_PLAINTEXT with SCRAM-SHA-512, beside the PLAINTEXT one."""
+    restart: bool = False
+    """Restart servers that are running; without it `up` leaves a running stack alone."""
 
 
 @dataclass(frozen=True)
 class KafkaInfo:
     bootstrap: str
     version: str
+    sasl_bootstrap: str | None = None
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,10 +58,13 @@ class ElasticsearchInfo:
 class StackInfo:
     kafka: KafkaInfo
     elasticsearch: ElasticsearchInfo
+    already_up: bool = False
+    """Both servers were running before this `up`, which left them alone."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["elasticsearch"] = {k: v for k, v in data["elasticsearch"].items() if v is not None}
+        for server in ("kafka", "elasticsearch"):
+            data[server] = {k: v for k, v in data[server].items() if v is not None}
         return data
 
 
@@ -67,6 +78,8 @@ class State:
     transport_port: int = 0
     es_root: str = ""
     password: str | None = None
+    kafka_sasl_port: int = 0
+    kafka_sasl_password: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -98,6 +111,7 @@ class Stack:
     def plan(self) -> State:
         previous = self.load_state() or State()
         secure = self.options.secure or bool(previous.password)
+        sasl = self.options.kafka_sasl or bool(previous.kafka_sasl_password)
         return State(
             kafka_port=choose_port(
                 self.options.kafka_port, previous.kafka_port, DEFAULT_KAFKA_PORT
@@ -107,19 +121,40 @@ class Stack:
             transport_port=previous.transport_port or process.free_port(),
             es_root=str(self.es_root()),
             password=(previous.password or secrets.token_urlsafe(18)) if secure else None,
+            kafka_sasl_port=(previous.kafka_sasl_port or process.free_port()) if sasl else 0,
+            kafka_sasl_password=(
+                (previous.kafka_sasl_password or secrets.token_urlsafe(18)) if sasl else None
+            ),
         )
 
     def nodes(self, state: State) -> tuple[KafkaNode, EsNode]:
-        kafka = KafkaNode(self.directory / "kafka", state.kafka_port, state.controller_port)
+        sasl = None
+        if state.kafka_sasl_password is not None:
+            sasl = SaslListener(state.kafka_sasl_port, state.kafka_sasl_password)
+        kafka = KafkaNode(self.directory / "kafka", state.kafka_port, state.controller_port, sasl)
         es = EsNode(Path(state.es_root), state.es_port, state.transport_port, state.password)
         return kafka, es
 
-    def up(self) -> StackInfo:
-        """Starts what is not running and returns once both servers are healthy."""
-        state = self.plan()
+    def running(self, state: State) -> tuple[bool, bool]:
+        """Whether Kafka and Elasticsearch of `state` are running."""
         kafka, es = self.nodes(state)
-        if (kafka.pid() or es.pid()) and self.load_state() != state:
-            self.down()
+        return kafka.pid() is not None, es.pid() is not None
+
+    def up(self) -> StackInfo:
+        """Starts what is not running and returns once both servers are healthy.
+
+        A running stack is left as it is, on its ports and with its options (a second `up`
+        with `--kafka-port 0` must not move a stack others use), unless `restart` is asked for.
+        """
+        previous = self.load_state()
+        running = self.running(previous) if previous is not None else (False, False)
+        if previous is not None and any(running) and not self.options.restart:
+            state = previous
+        else:
+            state = self.plan()
+            if any(running):
+                self.down()
+        kafka, es = self.nodes(state)
         self.save_state(state)
         deadline = time.monotonic() + START_TIMEOUT
         try:
@@ -130,12 +165,21 @@ class Stack:
         except BaseException:
             self.down()
             raise
-        return self.info(state)
+        return self.info(state, already_up=all(running) and state is previous)
 
-    def info(self, state: State) -> StackInfo:
+    def info(self, state: State, *, already_up: bool = False) -> StackInfo:
         kafka, es = self.nodes(state)
+        sasl = kafka.sasl
         return StackInfo(
-            kafka=KafkaInfo(bootstrap=kafka.bootstrap, version=KAFKA_VERSION),
+            already_up=already_up,
+            kafka=KafkaInfo(
+                bootstrap=kafka.bootstrap,
+                version=KAFKA_VERSION,
+                sasl_bootstrap=None if sasl is None else sasl.bootstrap,
+                sasl_mechanism=None if sasl is None else sasl.mechanism,
+                sasl_username=None if sasl is None else sasl.username,
+                sasl_password=None if sasl is None else sasl.password,
+            ),
             elasticsearch=ElasticsearchInfo(
                 url=es.url,
                 version=es.version() or ES_VERSION,
@@ -173,6 +217,7 @@ class Stack:
             "kafka": {
                 "version": KAFKA_VERSION,
                 "bootstrap": kafka.bootstrap,
+                "sasl_bootstrap": None if kafka.sasl is None else kafka.sasl.bootstrap,
                 "pid": kafka.pid(),
                 "healthy": bool(kafka.pid()) and kafka.healthy(),
             },

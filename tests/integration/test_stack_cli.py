@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from kafka import KafkaAdminClient
+
 from esbridge.stack import process
 from esbridge.stack.artifacts import elasticsearch_zip, kafka_libs
 
@@ -62,3 +64,45 @@ def test_stack_down_without_a_stack_says_nothing_was_running(tmp_path: Path) -> 
 
     assert result.returncode == 0
     assert "nothing was running" in result.stdout
+
+
+def test_up_on_a_running_stack_leaves_it_alone_unless_restart(tmp_path: Path) -> None:
+    directory = tmp_path / "stack"
+    ports = ("--kafka-port", "0", "--es-port", "0")
+    first = run_cli("up", "--dir", str(directory), *ports, "--kafka-sasl", "--json")
+    try:
+        assert first.returncode == 0, first.stderr[-3000:]
+        info = json.loads(first.stdout)
+        pids = pids_of(directory)
+
+        again = run_cli("up", "--dir", str(directory), *ports)
+
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert "is already up" in again.stdout
+        assert info["kafka"]["bootstrap"] in again.stdout
+        assert info["elasticsearch"]["url"] in again.stdout
+        assert pids_of(directory) == pids and all(process.alive(pid) for pid in pids)
+        kafka = info["kafka"]
+        assert kafka["sasl_mechanism"] == "SCRAM-SHA-512"
+        admin = KafkaAdminClient(
+            bootstrap_servers=kafka["sasl_bootstrap"],
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism=kafka["sasl_mechanism"],
+            sasl_plain_username=kafka["sasl_username"],
+            sasl_plain_password=kafka["sasl_password"],
+        )
+        try:
+            assert admin.describe_cluster()["brokers"]
+        finally:
+            admin.close()
+
+        restarted = run_cli("up", "--dir", str(directory), *ports, "--restart", "--json")
+
+        assert restarted.returncode == 0, restarted.stderr[-3000:]
+        moved = json.loads(restarted.stdout)
+        assert moved["already_up"] is False
+        assert not any(process.alive(pid) for pid in pids)
+        assert all(process.alive(pid) for pid in pids_of(directory))
+    finally:
+        down = run_cli("down", "--dir", str(directory))
+    assert down.returncode == 0

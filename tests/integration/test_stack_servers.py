@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
+from pathlib import Path
 
 from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+
+from esbridge.stack import process
+from esbridge.stack.artifacts import kafka_libs
+from esbridge.stack.jdk import find_jdk
+from esbridge.stack.kafka import KafkaNode, format_command
 
 
 def test_kafka_broker_round_trips_messages_and_commits_group_offsets(kafka_bootstrap: str) -> None:
@@ -59,3 +66,21 @@ def test_elasticsearch_indexes_and_searches_a_document(es: Elasticsearch, unique
 
     assert hits["total"]["value"] == 1
     assert hits["hits"][0]["_source"]["bytes"] == 3 * 2**31
+
+
+def test_kafka_storage_formats_with_a_cluster_id_that_begins_with_a_dash(tmp_path: Path) -> None:
+    """About 1 random id in 64 begins with '-'; kafka-storage must take it as the id."""
+    node = KafkaNode(tmp_path, process.free_port(), process.free_port())
+    (tmp_path / "server.properties").write_text(node.server_properties())
+    java = find_jdk(17, "Apache Kafka").java
+
+    result = subprocess.run(
+        format_command(java, f"{kafka_libs()}/*", "-AAAAAAAAAAAAAAAAAAAAA", node.marker),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    meta = (tmp_path / "data" / "meta.properties").read_text()
+    assert "cluster.id=-AAAAAAAAAAAAAAAAAAAAA\n" in meta
