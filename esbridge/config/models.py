@@ -224,6 +224,9 @@ class IngestConfig(_Section):
     # keeps a second core busy. Offsets are still committed strictly in order.
     max_in_flight: Annotated[int, Field(ge=1, le=64)] = 2
     stats_interval: Seconds = 10.0
+    # Elasticsearch refusing esbridge's credentials or privileges (401/403) for this long ends
+    # the run with exit 1: a person must fix them. Nothing is committed meanwhile.
+    auth_failure_timeout: Seconds = 60.0
 
     @model_validator(mode="after")
     def _check_backoff(self) -> Self:

@@ -6,7 +6,6 @@ import base64
 from typing import Any
 
 from esbridge.ingest.message import Message
-from esbridge.transforms.base import DeadLetterReason
 from esbridge.utc import now_utc
 
 
@@ -27,14 +26,17 @@ def payload_fields(value: bytes | None, max_bytes: int) -> dict[str, Any]:
 def dead_letter(
     message: Message,
     producer: str,
-    error_type: DeadLetterReason,
+    error_type: str,
     reason: str,
     payload_max_bytes: int,
+    digest: str,
 ) -> dict[str, Any]:
+    """`event.hash` as on documents: a 409 on a dead letter is a replay only when it matches."""
     return {
         "@timestamp": now_utc(),
         "producer": producer,
         "error": {"type": error_type, "message": reason},
+        "event": {"hash": digest},
         "deadletter": payload_fields(message.value, payload_max_bytes),
         "kafka": {"topic": message.topic, "partition": message.partition, "offset": message.offset},
     }

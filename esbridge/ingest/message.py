@@ -11,8 +11,3 @@ class Message:
     partition: int
     offset: int
     value: bytes | None
-
-    @property
-    def doc_id(self) -> str:
-        """The deterministic `_id` (topic-partition-offset): a replay hits 409, not a copy."""
-        return f"{self.topic}-{self.partition}-{self.offset}"

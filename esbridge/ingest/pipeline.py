@@ -3,7 +3,8 @@
 The main thread polls Kafka, turns messages into bulk items and commits offsets; sender
 threads (`ingest.max_in_flight`) talk to Elasticsearch. Offsets are committed only for batches
 the senders have settled, in order, so a crash at any moment loses nothing: the uncommitted
-tail is read again, and deterministic ids turn the repeats into 409s instead of copies.
+tail is read again, and deterministic ids turn the repeats into 409s instead of copies (a 409
+counts as a replay only when the stored record has the same content hash).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from elasticsearch import Elasticsearch
 
 from esbridge.config import Config
+from esbridge.errors import EsbridgeError
 from esbridge.ingest.encode import BulkItem, DeadLetterTarget, Route, to_item
 from esbridge.ingest.kafka import Partition, Source, open_source
 from esbridge.ingest.message import Message
@@ -37,9 +39,16 @@ class RunLimits:
     shutdown_timeout: float = 30.0
 
 
+ID_PREFIX_CHARS = 8
+"""Of the topic id's 22 base64url characters (as `kafka-topics --describe` shows it): 48 bits,
+so two incarnations of a topic share a prefix with a chance of 2**-48, and even then the content
+hash on each 409 tells their records apart."""
+
+
 def build_routes(config: Config) -> dict[str, Route]:
-    """Topic -> how its messages become documents."""
-    routes = {}
+    """Topic -> how its messages become documents; ids start with the topic name until
+    `Pipeline.learn_topic_ids` knows the topic's id."""
+    routes: dict[str, Route] = {}
     for producer in config.producers:
         route = Route(
             producer=producer.name,
@@ -54,8 +63,9 @@ def build_routes(config: Config) -> dict[str, Route]:
             deterministic_ids=producer.id_strategy == "offset",
             max_message_bytes=config.ingest.max_message_bytes,
             original_max_bytes=config.ingest.original_max_bytes,
+            id_prefix="",
         )
-        routes.update(dict.fromkeys(producer.topics, route))
+        routes.update({topic: replace(route, id_prefix=topic) for topic in producer.topics})
     return routes
 
 
@@ -121,12 +131,39 @@ class Pipeline:
         self.assigned: set[Partition] = set()
         self.settled: dict[Partition, int] = {}
         self.committed: dict[Partition, int] = {}
+        self.fatal: EsbridgeError | None = None
         self.source = source
         source.subscribe(config.all_topics(), self.on_revoked, self.on_assigned)
 
     def on_assigned(self, partitions: set[Partition]) -> None:
         self.assigned |= partitions
         log.info("partitions assigned: %s", format_partitions(partitions))
+        self.learn_topic_ids({topic for topic, _ in partitions})
+
+    def learn_topic_ids(self, topics: set[str]) -> None:
+        """Ids start with the topic's Kafka id, learned here once per assignment (never per
+        message), before the client hands out the assigned partitions' messages.
+
+        A topic deleted and re-created, or another cluster's topic of the same name, has
+        another id, so its offsets never reuse an id. If the lookup fails the run stops:
+        ids must not change between runs, or a replay would store copies.
+        """
+        try:
+            ids = self.source.topic_ids(topics)
+        except Exception as exc:  # stop rather than index under ids that a restart changes
+            self.fatal = EsbridgeError(
+                f"cannot learn the Kafka topic id of {', '.join(sorted(topics))} ({exc}); "
+                "stopping without committing what is not in Elasticsearch"
+            )
+            self.stop.set()
+            return
+        for topic in topics & self.routes.keys():
+            topic_id = ids.get(topic)
+            if topic_id is None:
+                log.warning("topic %s has no topic id (Kafka before 2.8?): ids use its name", topic)
+            prefix = topic_id[:ID_PREFIX_CHARS] if topic_id else topic
+            if prefix != self.routes[topic].id_prefix:
+                self.routes[topic] = replace(self.routes[topic], id_prefix=prefix)
 
     def on_revoked(self, partitions: set[Partition]) -> None:
         """Commits what is settled before another member takes the partitions over.
@@ -168,6 +205,7 @@ class Pipeline:
         self.stats.dead_letters += result.dead_letters
         self.stats.duplicates += result.duplicates
         self.stats.retried += result.retried
+        self.stats.collisions += result.collisions
         self.stats.committed_batches += 1
 
     def backpressure(self) -> bool:
@@ -216,6 +254,8 @@ class Pipeline:
         return messages
 
     def handle(self, messages: list[Message]) -> None:
+        if self.fatal is not None:  # their ids are not known: they stay uncommitted
+            return
         ingested = now_utc()
         for message in messages:
             self.builder.add(to_item(message, self.routes[message.topic], self.target, ingested))
@@ -251,8 +291,12 @@ class Pipeline:
         self.commit_settled()
         self.source.close()
         log.info(self.stats.summary_line())
-        if self.sender.failure is not None:
-            log.error("stopped on an unexpected error: %s", self.sender.failure)
+        failure = self.fatal or self.sender.failure
+        if isinstance(failure, EsbridgeError):
+            log.error("%s", failure)
+            return failure.exit_code
+        if failure is not None:
+            log.error("stopped on an unexpected error: %s", failure)
             return 1
         if not settled:
             log.error(
@@ -277,6 +321,8 @@ def open_pipeline(config: Config, es: Elasticsearch, limits: RunLimits) -> Pipel
         tuning.retry_initial_backoff,
         tuning.retry_max_backoff,
         workers=tuning.max_in_flight,
+        auth_failure_timeout=tuning.auth_failure_timeout,
+        endpoint=", ".join(config.elasticsearch.hosts),
     )
     return Pipeline(config, open_source(config.kafka, tuning.batch_max_docs), sender, limits)
 

@@ -1,10 +1,11 @@
 """The Elasticsearch side: sender threads that retry each batch until it is settled.
 
-A batch is settled when every item in it is indexed, was already indexed (a replay), or is in
-dead letters. Several batches may be in flight at once (one Elasticsearch write thread serves
-one bulk request, so one request at a time leaves the node's other cores idle), but settled
-batches are handed back strictly in submission order, so committed offsets never skip a
-message.
+A batch is settled when every item in it is in Elasticsearch: indexed, found already there (a
+replay: same id and same content hash), or in dead letters. Nothing else settles a message: a
+dead letter Elasticsearch refuses holds its batch (and so its offsets) like a busy cluster does.
+Several batches may be in flight at once (one Elasticsearch write thread serves one bulk
+request, so one request at a time leaves the node's other cores idle), but settled batches are
+handed back strictly in submission order, so committed offsets never skip a message.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
@@ -21,8 +24,23 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, Elasticsearch
 
-from esbridge.ingest.bulk import Backoff, Outcome, classify, item_result, rejection_reason
-from esbridge.ingest.encode import BulkItem, DeadLetterTarget, dead_item
+from esbridge.errors import EsbridgeError
+from esbridge.ingest.bulk import (
+    Backoff,
+    Outcome,
+    Refusal,
+    classify,
+    classify_request,
+    item_result,
+    rejection_reason,
+)
+from esbridge.ingest.encode import (
+    COLLISION_MARK,
+    BulkItem,
+    DeadLetterTarget,
+    as_dead_letter,
+    with_collision_id,
+)
 
 log = logging.getLogger("esbridge.sink")
 
@@ -30,7 +48,12 @@ NDJSON = {
     "content-type": "application/vnd.elasticsearch+x-ndjson; compatible-with=9",
     "accept": "application/vnd.elasticsearch+json; compatible-with=9",
 }
+JSON = {
+    "content-type": "application/vnd.elasticsearch+json; compatible-with=9",
+    "accept": "application/vnd.elasticsearch+json; compatible-with=9",
+}
 BULK_FILTER = "errors,items.*.status,items.*.error"
+MGET_FILTER = "docs.found,docs._source.event.hash"
 
 
 @dataclass
@@ -48,14 +71,30 @@ class BatchResult:
     dead_letters: int = 0
     duplicates: int = 0
     retried: int = 0
+    collisions: int = 0
+    """Records whose id was taken by another record: stored under `<id>~<hash>` instead."""
 
 
 class Whole(Enum):
     """An answer about every item of a bulk request at once."""
 
-    RETRY = "retry"
     CREATED = "created"
     """`errors: false`: no entry needs a look."""
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The bulk request was refused as a whole: `kind` says what to do about it."""
+
+    kind: Refusal
+    reason: str
+
+
+def count_settled(item: BulkItem, result: BatchResult) -> None:
+    if item.dead:
+        result.dead_letters += 1
+    else:
+        result.indexed += 1
 
 
 def count_created(items: list[BulkItem], result: BatchResult) -> None:
@@ -81,6 +120,54 @@ class SendAbortedError(Exception):
     """Shutdown was asked for while a batch could not be settled; it stays uncommitted."""
 
 
+class ElasticsearchDeniedError(EsbridgeError):
+    """Elasticsearch refused esbridge's credentials or privileges for `auth_failure_timeout`.
+
+    Waiting longer would not help: a person has to fix the password or the role. The messages
+    stay uncommitted, so the next run, with the fix, reads them again.
+    """
+
+
+def denied_message(endpoint: str, reason: str, seconds: float) -> str:
+    if "HTTP 401" in reason:
+        check = "check elasticsearch.username/password or api_key"
+    else:
+        check = (
+            "check that esbridge's user may write (create_doc) to the producers' indices and "
+            "the dead-letter index"
+        )
+    return (
+        f"Elasticsearch at {endpoint} refused esbridge's requests ({reason}) for "
+        f"{seconds:.0f}s: {check}; nothing was committed, the messages will be read again"
+    )
+
+
+def error_type_of(body: object) -> str:
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error.get("type", "")) if isinstance(error, dict) else ""
+
+
+class Hold:
+    """One batch's retries: the worker counts as retrying (the pipeline pauses polling) from its
+    first refusal until the batch is settled."""
+
+    def __init__(self, sender: BulkSender, backoff: Backoff) -> None:
+        self.sender = sender
+        self.backoff = backoff
+        self.retrying = False
+
+    def wait(self, count: int) -> None:
+        if not self.retrying:
+            self.retrying = True
+            self.sender.count_retrying(+1)
+        self.sender.wait_before_retry(count, self.backoff)
+
+    def release(self) -> None:
+        if self.retrying:
+            self.sender.count_retrying(-1)
+        self.backoff.reset()
+
+
 class BulkSender:
     def __init__(
         self,
@@ -89,9 +176,17 @@ class BulkSender:
         initial_backoff: float,
         max_backoff: float,
         workers: int = 1,
+        auth_failure_timeout: float = 60.0,
+        endpoint: str = "",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.es = es
         self.target = target
+        self.auth_failure_timeout = auth_failure_timeout
+        self.endpoint = endpoint
+        self.clock = clock
+        self.denied_since: float | None = None
+        """When Elasticsearch began refusing esbridge's credentials; None while it accepts them."""
         self.todo: deque[tuple[int, Batch]] = deque()
         self.submitted = 0
         self.in_flight = 0
@@ -174,7 +269,8 @@ class BulkSender:
             except SendAbortedError:
                 return
             except Exception as exc:  # surfaced to the pipeline, which stops without committing
-                log.exception("bulk sender failed")
+                if not isinstance(exc, EsbridgeError):
+                    log.exception("bulk sender failed")
                 with self.lock:
                     self.failure = exc
                     self.lock.notify_all()
@@ -194,29 +290,96 @@ class BulkSender:
 
     def settle(self, batch: Batch, backoff: Backoff) -> BatchResult:
         result = BatchResult(offsets=batch.offsets)
-        pending = batch.items
-        retrying = False
+        hold = Hold(self, backoff)
         try:
-            while pending:
-                entries = self.send(pending)
-                if entries is Whole.RETRY:
-                    result.retried += len(pending)
-                elif entries is Whole.CREATED:
-                    count_created(pending, result)
-                    break
-                else:
-                    pending, retry = self.account(pending, entries, result)
-                    if not retry:
-                        continue
-                if not retrying:
-                    retrying = True
-                    self.count_retrying(+1)
-                self.wait_before_retry(len(pending), backoff)
+            self.settle_items(batch.items, result, hold)
         finally:
-            if retrying:
-                self.count_retrying(-1)
-        backoff.reset()
+            hold.release()
         return result
+
+    def settle_items(self, pending: list[BulkItem], result: BatchResult, hold: Hold) -> None:
+        """Sends `pending` until every item is in Elasticsearch; a 413 halves the request."""
+        while pending:
+            answer = self.send(pending)
+            if answer is Whole.CREATED:
+                self.note_allowed()
+                count_created(pending, result)
+                return
+            if isinstance(answer, Refused):
+                if answer.kind is Refusal.TOO_LARGE:
+                    if len(pending) > 1:
+                        half = len(pending) // 2
+                        log.warning(
+                            "bulk request of %d items refused as too large (%s): splitting it; "
+                            "keep ingest.batch_max_bytes below the node's http.max_content_length",
+                            len(pending),
+                            answer.reason,
+                        )
+                        self.settle_items(pending[:half], result, hold)
+                        self.settle_items(pending[half:], result, hold)
+                        return
+                    if not pending[0].dead:  # alone and still too large: about the document
+                        reason = f"{answer.reason}: the document alone is above the limit"
+                        pending = [as_dead_letter(pending[0], "too_large", reason, self.target)]
+                        continue
+                self.refused(answer, pending)
+                result.retried += len(pending)
+            else:
+                pending, retry = self.account(pending, answer, result)
+                if not retry:
+                    continue
+            hold.wait(len(pending))
+
+    def refused(self, answer: Refused, pending: list[BulkItem]) -> None:
+        """Says why a whole request is retried; after `auth_failure_timeout` of denials, stops."""
+        if answer.kind is Refusal.RETRY:
+            log.warning("bulk request not taken (%s), will retry", answer.reason)
+            return
+        if answer.kind is Refusal.DENIED:
+            self.note_denied(answer.reason)
+            return
+        if answer.kind is Refusal.TOO_LARGE:  # only a lone dead letter gets here
+            log.error(
+                "a dead letter of %d bytes is above the request limit of Elasticsearch at %s "
+                "(%s): held uncommitted; raise http.max_content_length or lower "
+                "deadletter.payload_max_bytes",
+                len(pending[0].line),
+                self.endpoint,
+                answer.reason,
+            )
+            return
+        self.note_allowed()
+        letters = sum(item.dead for item in pending)
+        log.error(
+            "bulk request of %d item(s) (%d dead letters) refused as a whole (%s) by "
+            "Elasticsearch at %s: not a verdict on the documents, so none is dead-lettered; "
+            "they are held uncommitted and retried",
+            len(pending),
+            letters,
+            answer.reason,
+            self.endpoint,
+        )
+
+    def note_denied(self, reason: str) -> None:
+        now = self.clock()
+        with self.lock:
+            if self.denied_since is None:
+                self.denied_since = now
+            denied_for = now - self.denied_since
+        if denied_for >= self.auth_failure_timeout:
+            raise ElasticsearchDeniedError(denied_message(self.endpoint, reason, denied_for))
+        log.error(
+            "Elasticsearch at %s refused esbridge's requests (%s): holding the messages "
+            "uncommitted and retrying; stopping after %.0fs of refusals",
+            self.endpoint,
+            reason,
+            self.auth_failure_timeout,
+        )
+
+    def note_allowed(self) -> None:
+        if self.denied_since is not None:
+            with self.lock:
+                self.denied_since = None
 
     def count_retrying(self, change: int) -> None:
         with self.lock:
@@ -228,34 +391,103 @@ class BulkSender:
         """Counts settled items; returns what must go again, and whether any was a retry."""
         again: list[BulkItem] = []
         retry = False
+        denied: str | None = None
+        conflicts: list[tuple[BulkItem, dict[str, Any]]] = []
+        refused_letters: list[str] = []
         for item, entry in zip(items, entries, strict=True):
             status, error = item_result(entry)
             outcome = classify(status, error)
-            if outcome in (Outcome.INDEXED, Outcome.DUPLICATE):
-                result.duplicates += outcome is Outcome.DUPLICATE
-                if item.dead:
-                    result.dead_letters += 1
-                else:
-                    result.indexed += 1
-            elif outcome is Outcome.RETRY:
+            if outcome is Outcome.INDEXED:
+                count_settled(item, result)
+            elif outcome is Outcome.CONFLICT:
+                conflicts.append((item, error or {}))
+            elif outcome in (Outcome.RETRY, Outcome.DENIED):
                 again.append(item)
                 result.retried += 1
                 retry = True
+                if outcome is Outcome.DENIED:
+                    denied = rejection_reason(status, error)
             elif item.dead:
-                log.critical(
-                    "dead letter refused by Elasticsearch, kept in this log: reason=%r line=%s",
-                    rejection_reason(status, error),
-                    item.line.decode("utf-8", errors="replace"),
-                )
-                result.dead_letters += 1
+                refused_letters.append(rejection_reason(status, error))
+                again.append(item)
+                result.retried += 1
+                retry = True
             else:
                 reason = rejection_reason(status, error)
-                again.append(
-                    dead_item(item.message, item.producer, "rejected", reason, self.target)
-                )
+                again.append(as_dead_letter(item, "rejected", reason, self.target))
+        if denied is not None:
+            self.note_denied(denied)
+        else:
+            self.note_allowed()
+        if refused_letters:
+            log.error(
+                "%d dead letter(s) refused by Elasticsearch at %s, e.g. %s: their batch is held "
+                "uncommitted and retried until %s accepts them",
+                len(refused_letters),
+                self.endpoint,
+                refused_letters[0],
+                self.target.index,
+            )
+        if conflicts:
+            resend, conflict_retry = self.resolve_conflicts(conflicts, result)
+            again.extend(resend)
+            retry = retry or conflict_retry
         return again, retry
 
-    def send(self, items: list[BulkItem]) -> list[dict[str, Any]] | Whole:
+    def resolve_conflicts(
+        self, conflicts: list[tuple[BulkItem, dict[str, Any]]], result: BatchResult
+    ) -> tuple[list[BulkItem], bool]:
+        """409s: a replay only when the stored record has this record's `event.hash`.
+
+        One `_mget` of the stored hashes (from the concrete index each 409 names: behind a
+        rolled-over alias a get by id is ambiguous). Another record under the id means the id
+        was reused (a re-created topic without a topic id, say): this record goes again under
+        `<id>~<hash>`. Returns what must go again, and whether to wait before sending it.
+        """
+        docs = [
+            {"_index": error.get("index", ""), "_id": item.doc_id, "_source": ["event.hash"]}
+            for item, error in conflicts
+        ]
+        try:
+            response = self.es.perform_request(
+                "POST", "/_mget", params={"filter_path": MGET_FILTER}, headers=JSON,
+                body={"docs": docs},
+            )  # fmt: skip
+            stored = response.body.get("docs") if isinstance(response.body, dict) else None
+        except (TransportConnectionError, ConnectionTimeout, ApiError) as exc:
+            log.warning("cannot read back %d conflicting ids, will retry: %s", len(docs), exc)
+            stored = None
+        if not isinstance(stored, list) or len(stored) != len(conflicts):
+            result.retried += len(conflicts)
+            return [item for item, _ in conflicts], True
+        again: list[BulkItem] = []
+        retry = False
+        for (item, _), doc in zip(conflicts, stored, strict=True):
+            if not doc.get("found"):  # gone since the 409 (deleted): send it again
+                again.append(item)
+                retry = True
+                continue
+            digest = (doc.get("_source") or {}).get("event", {}).get("hash")
+            if digest is None or digest == item.digest:  # None: stored before event.hash
+                result.duplicates += 1
+                count_settled(item, result)
+            elif COLLISION_MARK not in item.doc_id:
+                result.collisions += 1
+                again.append(with_collision_id(item))
+            elif not item.dead:
+                reason = f"id {item.doc_id} is taken by another record (event.hash {digest})"
+                again.append(as_dead_letter(item, "id_collision", reason, self.target))
+            else:
+                log.error(
+                    "dead letter %s collides with another record's in %s: held uncommitted",
+                    item.doc_id,
+                    self.target.index,
+                )
+                again.append(item)
+                retry = True
+        return again, retry
+
+    def send(self, items: list[BulkItem]) -> list[dict[str, Any]] | Whole | Refused:
         """The bulk response's items, or an answer that holds for all of them."""
         body = b"".join(item.line for item in items)
         try:
@@ -263,25 +495,24 @@ class BulkSender:
                 "POST", "/_bulk", params={"filter_path": BULK_FILTER}, headers=NDJSON, body=body
             )
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            log.warning("elasticsearch unreachable, will retry: %s", exc)
-            return Whole.RETRY
+            return Refused(Refusal.RETRY, f"unreachable: {exc}")
         except ApiError as exc:
-            if exc.meta.status == 429 or exc.meta.status >= 500:
-                log.warning("bulk request refused (HTTP %s), will retry", exc.meta.status)
-                return Whole.RETRY
-            log.error("bulk request rejected as a whole (HTTP %s): %s", exc.meta.status, exc)
-            error = {"type": "bulk_request_rejected", "reason": str(exc.message)}
-            return [{"create": {"status": exc.meta.status, "error": error}}] * len(items)
+            error_type = error_type_of(exc.body)
+            status = exc.meta.status
+            reason = f"HTTP {status} {error_type}" if error_type else f"HTTP {status}"
+            return Refused(classify_request(status, error_type), reason)
         if isinstance(response.body, dict) and response.body.get("errors") is False:
             return Whole.CREATED
         body_items = response.body.get("items") if isinstance(response.body, dict) else None
         if not isinstance(body_items, list) or len(body_items) != len(items):
-            log.warning("bulk response without one entry per item, will retry")
-            return Whole.RETRY
+            return Refused(Refusal.RETRY, "a response without one entry per item")
         return body_items
 
     def wait_before_retry(self, count: int, backoff: Backoff) -> None:
         delay = backoff.next_delay()
+        if self.denied_since is not None:  # stop close to the deadline, not a backoff later
+            left = self.denied_since + self.auth_failure_timeout - self.clock()
+            delay = min(delay, max(left, 0.05))
         log.info("retrying %d item(s) in %.1fs", count, delay)
         if self.abort.wait(delay):
             raise SendAbortedError

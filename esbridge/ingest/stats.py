@@ -14,6 +14,7 @@ class Stats:
     dead_letters: int = 0
     duplicates: int = 0
     retried: int = 0
+    collisions: int = 0
     committed_batches: int = 0
     _last_time: float = field(default_factory=time.monotonic)
     _last_consumed: int = 0
@@ -33,8 +34,8 @@ class Stats:
         return (
             f"stats msgs_per_s={msg_rate:.1f} docs_per_s={doc_rate:.1f} consumed={self.consumed} "
             f"indexed={self.indexed} dead_letters={self.dead_letters} "
-            f"duplicates={self.duplicates} retried={self.retried} "
-            f"lag={'unknown' if lag is None else lag}"
+            f"duplicates={self.duplicates} collisions={self.collisions} "
+            f"retried={self.retried} lag={'unknown' if lag is None else lag}"
         )
 
     def summary_line(self) -> str:
@@ -42,5 +43,6 @@ class Stats:
         return (
             f"summary elapsed_s={elapsed:.1f} consumed={self.consumed} indexed={self.indexed} "
             f"dead_letters={self.dead_letters} duplicates={self.duplicates} "
-            f"retried={self.retried} docs_per_s={self.settled / elapsed:.1f}"
+            f"collisions={self.collisions} retried={self.retried} "
+            f"docs_per_s={self.settled / elapsed:.1f}"
         )

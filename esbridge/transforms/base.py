@@ -25,9 +25,12 @@ DeadLetterReason = Literal[
     "parse_error",
     "oversize",
     "rejected",
+    "too_large",
+    "id_collision",
 ]
 """Every dead letter's `error.type` (documented in docs/fields.md; checked by
-tests/unit/test_registries.py): why a message did not become its document."""
+tests/unit/test_registries.py): why a message did not become its document. The last three are
+given by ingest's sender, from Elasticsearch's answer, not by a parser."""
 
 
 class ParseError(Exception):

@@ -1,4 +1,5 @@
-"""Small fakes of the pipeline's two seams (the Kafka source and the bulk sender) and a clock.
+"""Small fakes of the pipeline's two seams (the Kafka source and the bulk sender), of the
+sender's own seam (the Elasticsearch client's `perform_request`) and a clock.
 
 They record what the pipeline asks of them and let a test decide when a batch settles, so the
 pipeline's ordering and lifecycle rules are checked without servers; the same rules are proven
@@ -9,6 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+from elasticsearch import ApiError
 
 from esbridge.ingest.kafka.base import Partition, PartitionsCallback
 from esbridge.ingest.message import Message
@@ -41,6 +47,10 @@ class FakeSource:
     polled_while_paused: list[bool] = field(default_factory=list)
     after_poll: Callable[[int], None] | None = None
     """Called with the number of polls so far: lets a test change the world mid-run."""
+    ids: dict[str, str] = field(default_factory=dict)
+    """Topic ids `topic_ids` reports; a topic missing here has none (Kafka before 2.8)."""
+    id_lookups: list[set[str]] = field(default_factory=list)
+    ids_error: Exception | None = None
 
     def subscribe(
         self, topics: list[str], on_revoked: PartitionsCallback, on_assigned: PartitionsCallback
@@ -75,6 +85,12 @@ class FakeSource:
 
     def close(self) -> None:
         self.closed = True
+
+    def topic_ids(self, topics: set[str]) -> dict[str, str]:
+        self.id_lookups.append(set(topics))
+        if self.ids_error is not None:
+            raise self.ids_error
+        return {topic: self.ids[topic] for topic in topics if topic in self.ids}
 
     def committed(self) -> dict[Partition, int]:
         """The last committed offset of each partition."""
@@ -137,3 +153,80 @@ def billing_messages(count: int, partition: int = 0, start: int = 0) -> list[Mes
         )
         for offset in range(start, start + count)
     ]
+
+
+def api_error(status: int, error_type: str | None = None) -> ApiError:
+    """What the client raises for a whole request refused with HTTP `status`."""
+    meta = ApiResponseMeta(status, "1.1", HttpHeaders(), 0.0, NodeConfig("http", "es", 9200))
+    body = {"error": {"type": error_type, "reason": "r"}, "status": status} if error_type else ""
+    return ApiError(error_type or "", meta, body)
+
+
+@dataclass
+class Response:
+    body: Any
+
+
+@dataclass
+class FakeElasticsearch:
+    """`perform_request` for `_bulk` (with `create` semantics) and `_mget`, by rules a test sets.
+
+    Documents are kept as `{(index, id): source}`. `refuse` answers every request as a whole
+    with that error; `max_body` answers larger bulk bodies with 413; `closed` indices answer
+    each item with `index_closed_exception`; `unparseable` indices reject each document (400).
+    `after` is called with the number of requests so far: lets a test change the world.
+    """
+
+    stored: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    refuse: ApiError | None = None
+    max_body: int | None = None
+    closed: set[str] = field(default_factory=set)
+    unparseable: set[str] = field(default_factory=set)
+    mget_failures: int = 0
+    requests: list[tuple[str, int]] = field(default_factory=list)
+    after: Callable[[int], None] | None = None
+
+    def perform_request(
+        self, method: str, path: str, *, params: Any, headers: Any, body: Any
+    ) -> Response:
+        size = len(body) if isinstance(body, bytes) else len(body["docs"])
+        self.requests.append((path, size))
+        if self.after is not None:
+            self.after(len(self.requests))
+        if self.refuse is not None:
+            raise self.refuse
+        if path == "/_mget":
+            return self.mget(body["docs"])
+        if self.max_body is not None and len(body) > self.max_body:
+            raise api_error(413)
+        lines = body.split(b"\n")[:-1]
+        items = [self.create(lines[i], lines[i + 1]) for i in range(0, len(lines), 2)]
+        return Response({"errors": any("error" in i["create"] for i in items), "items": items})
+
+    def create(self, action_line: bytes, source_line: bytes) -> dict[str, Any]:
+        (action,) = orjson.loads(action_line).values()
+        index, doc_id = action["_index"], action["_id"]
+        if index in self.closed:
+            return {"create": {"status": 400, "error": {"type": "index_closed_exception"}}}
+        if index in self.unparseable:
+            error = {"type": "document_parsing_exception", "reason": "failed to parse"}
+            return {"create": {"status": 400, "error": error}}
+        if (index, doc_id) in self.stored:
+            error = {"type": "version_conflict_engine_exception", "index": index}
+            return {"create": {"status": 409, "error": error}}
+        self.stored[index, doc_id] = orjson.loads(source_line)
+        return {"create": {"status": 201}}
+
+    def mget(self, docs: list[dict[str, Any]]) -> Response:
+        if self.mget_failures:
+            self.mget_failures -= 1
+            raise api_error(503, "unavailable_shards_exception")
+        found = []
+        for doc in docs:
+            source = self.stored.get((doc["_index"], doc["_id"]))
+            digest = (source or {}).get("event", {}).get("hash")
+            entry: dict[str, Any] = {"found": source is not None}
+            if digest is not None:
+                entry["_source"] = {"event": {"hash": digest}}
+            found.append(entry)
+        return Response({"docs": found})

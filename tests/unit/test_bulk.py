@@ -1,13 +1,30 @@
-"""Bulk answers sorted into indexed / replay / retry / reject, and the backoff between tries."""
+"""Bulk answers sorted into indexed / conflict / retry / denied / reject, whole-request
+refusals, and the sender's rules over a fake Elasticsearch: what settles a message (only its
+document or its dead letter in Elasticsearch), what holds it, how a 413 splits a batch, and
+how a 409 is told apart as a replay or another record under the same id."""
 
 from __future__ import annotations
 
+from typing import Any
+from zoneinfo import ZoneInfo
+
 import pytest
 
-from esbridge.ingest.bulk import Backoff, Outcome, classify, item_result, rejection_reason
-from esbridge.ingest.encode import BulkItem
+from esbridge.ingest.bulk import (
+    Backoff,
+    Outcome,
+    Refusal,
+    classify,
+    classify_request,
+    item_result,
+    rejection_reason,
+)
+from esbridge.ingest.encode import BulkItem, DeadLetterTarget, Route, to_item
 from esbridge.ingest.message import Message
 from esbridge.ingest.pipeline import BatchBuilder
+from esbridge.ingest.sender import Batch, BatchResult, BulkSender, ElasticsearchDeniedError
+from esbridge.transforms import PARSERS, ParseContext
+from tests.helpers.seams import FakeClock, FakeElasticsearch, api_error, billing_messages
 
 
 @pytest.mark.parametrize(
@@ -15,14 +32,17 @@ from esbridge.ingest.pipeline import BatchBuilder
     [
         (201, None, Outcome.INDEXED),
         (200, None, Outcome.INDEXED),
-        (409, "version_conflict_engine_exception", Outcome.DUPLICATE),
+        (409, "version_conflict_engine_exception", Outcome.CONFLICT),
         (429, "es_rejected_execution_exception", Outcome.RETRY),
         (503, "unavailable_shards_exception", Outcome.RETRY),
         (500, "internal_server_error", Outcome.RETRY),
         (403, "cluster_block_exception", Outcome.RETRY),
+        (400, "index_closed_exception", Outcome.RETRY),
+        (404, "index_not_found_exception", Outcome.RETRY),
+        (401, "security_exception", Outcome.DENIED),
+        (403, "security_exception", Outcome.DENIED),
         (400, "document_parsing_exception", Outcome.REJECTED),
         (400, "illegal_argument_exception", Outcome.REJECTED),
-        (404, "index_not_found_exception", Outcome.REJECTED),
     ],
 )
 def test_bulk_item_status_is_classified(
@@ -31,6 +51,40 @@ def test_bulk_item_status_is_classified(
     error = {"type": error_type, "reason": "r"} if error_type else None
 
     assert classify(status, error) is outcome
+
+
+def test_an_alias_without_write_index_is_retried_a_mapping_limit_rejected() -> None:
+    no_write_index = {
+        "type": "illegal_argument_exception",
+        "reason": "no write index is defined for alias [dcache-billing]. The write index ...",
+    }
+    fields_limit = {
+        "type": "illegal_argument_exception",
+        "reason": "Limit of total fields [1000] has been exceeded",
+    }
+
+    assert classify(400, no_write_index) is Outcome.RETRY
+    assert classify(400, fields_limit) is Outcome.REJECTED
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type", "refusal"),
+    [
+        (413, "", Refusal.TOO_LARGE),
+        (401, "security_exception", Refusal.DENIED),
+        (401, "", Refusal.DENIED),
+        (403, "security_exception", Refusal.DENIED),
+        (403, "cluster_block_exception", Refusal.RETRY),
+        (429, "es_rejected_execution_exception", Refusal.RETRY),
+        (503, "", Refusal.RETRY),
+        (404, "", Refusal.REQUEST),
+        (400, "illegal_argument_exception", Refusal.REQUEST),
+    ],
+)
+def test_whole_request_refusal_is_classified_never_as_a_verdict_on_documents(
+    status: int, error_type: str, refusal: Refusal
+) -> None:
+    assert classify_request(status, error_type) is refusal
 
 
 def test_item_result_reads_any_action_name() -> None:
@@ -63,7 +117,8 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
 
 
 def item(topic: str, partition: int, offset: int, size: int = 10) -> BulkItem:
-    return BulkItem(Message(topic, partition, offset, b"{}"), "p", b"x" * size, False)
+    message = Message(topic, partition, offset, b"{}")
+    return BulkItem(message, "p", b"x" * size, False, f"{topic}-{partition}-{offset}", "h")
 
 
 def test_batch_builder_records_next_offset_per_partition_and_resets() -> None:
@@ -97,3 +152,223 @@ def test_batch_builder_is_ready_when_its_first_item_is_old_enough() -> None:
     builder.add(item("a", 0, 1))
 
     assert builder.ready()
+
+
+# --- the sender over a fake Elasticsearch -------------------------------------------------------
+
+TARGET = DeadLetterTarget("dead", payload_max_bytes=256)
+ROUTE = Route(
+    producer="billing",
+    index="billing",
+    parser=PARSERS["billing"],
+    context=ParseContext("billing", ZoneInfo("UTC")),
+    mandatory=(),
+    deterministic_ids=True,
+    max_message_bytes=1 << 20,
+    original_max_bytes=1 << 14,
+    id_prefix="TcrDvD7t",
+)
+ENDPOINT = "https://es.example.org:9200"
+
+
+def batch_of(messages: list[Message]) -> Batch:
+    items = [to_item(m, ROUTE, TARGET, "2026-11-22T00:00:00Z") for m in messages]
+    return Batch(items, sum(len(i.line) for i in items), {("billing", 0): len(messages)})
+
+
+def sender_for(es: FakeElasticsearch, clock: FakeClock | None = None) -> BulkSender:
+    """No threads (`workers=0`): the test calls `settle` itself; no backoff waits."""
+    return BulkSender(
+        es,  # type: ignore[arg-type]
+        TARGET,
+        0.0,
+        0.0,
+        workers=0,
+        auth_failure_timeout=10.0,
+        endpoint=ENDPOINT,
+        clock=clock or FakeClock(),
+    )
+
+
+def settle(sender: BulkSender, batch: Batch) -> BatchResult:
+    return sender.settle(batch, Backoff(0.0, 0.0))
+
+
+def ids(es: FakeElasticsearch, index: str) -> set[str]:
+    return {doc_id for (name, doc_id) in es.stored if name == index}
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_denied_requests_dead_letter_nothing_and_stop_after_auth_failure_timeout(
+    status: int,
+) -> None:
+    clock = FakeClock()
+    es = FakeElasticsearch(refuse=api_error(status, "security_exception"))
+    es.after = lambda _requests: clock.advance(1.0)
+    sender = sender_for(es, clock)
+
+    with pytest.raises(ElasticsearchDeniedError) as raised:
+        settle(sender, batch_of(billing_messages(5)))
+
+    message = str(raised.value)
+    assert ENDPOINT in message and "\n" not in message
+    assert ("username/password" in message) == (status == 401)
+    assert es.stored == {}
+    assert {path for path, _ in es.requests} == {"/_bulk"}
+    assert len(es.requests) >= 10  # retried for the whole timeout, one request a second
+    assert sender.retrying_workers == 0
+
+
+def test_denial_clock_restarts_once_elasticsearch_accepts_the_credentials() -> None:
+    clock = FakeClock()
+    es = FakeElasticsearch(refuse=api_error(401, "security_exception"))
+
+    def password_fixed_after_five_requests(requests: int) -> None:
+        clock.advance(1.0)
+        if requests == 5:
+            es.refuse = None
+
+    es.after = password_fixed_after_five_requests
+    sender = sender_for(es, clock)
+
+    result = settle(sender, batch_of(billing_messages(5)))
+
+    assert (result.indexed, result.dead_letters) == (5, 0)
+    assert sender.denied_since is None
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [api_error(404), api_error(400, "illegal_argument_exception"), api_error(503)],
+    ids=["404", "400", "503"],
+)
+def test_a_whole_request_refusal_is_retried_and_never_dead_letters(refusal: Any) -> None:
+    es = FakeElasticsearch(refuse=refusal)
+
+    def refusing_for_three_requests(requests: int) -> None:
+        if requests == 3:
+            es.refuse = None
+
+    es.after = refusing_for_three_requests
+
+    result = settle(sender_for(es), batch_of(billing_messages(4)))
+
+    assert (result.indexed, result.dead_letters) == (4, 0)
+    assert ids(es, "dead") == set()
+    assert len(ids(es, "billing")) == 4
+
+
+def test_a_refused_dead_letter_holds_its_batch_until_it_is_in_elasticsearch() -> None:
+    es = FakeElasticsearch(unparseable={"billing"}, closed={"dead"})
+    dead_letters_seen: list[int] = []
+
+    def dead_letter_index_opened_after_six_requests(requests: int) -> None:
+        dead_letters_seen.append(len(ids(es, "dead")))
+        if requests == 6:
+            es.closed.clear()
+
+    es.after = dead_letter_index_opened_after_six_requests
+
+    result = settle(sender_for(es), batch_of(billing_messages(3)))
+
+    assert dead_letters_seen[:6] == [0] * 6  # the batch did not settle while they were refused
+    assert (result.indexed, result.dead_letters) == (0, 3)
+    assert ids(es, "dead") == {f"TcrDvD7t-0-{offset}" for offset in range(3)}
+    assert all(doc["error"]["type"] == "rejected" for doc in es.stored.values())
+
+
+def test_a_closed_index_holds_documents_instead_of_dead_lettering_them() -> None:
+    es = FakeElasticsearch(closed={"billing"})
+
+    def opened_after_three_requests(requests: int) -> None:
+        if requests == 3:
+            es.closed.clear()
+
+    es.after = opened_after_three_requests
+
+    result = settle(sender_for(es), batch_of(billing_messages(3)))
+
+    assert (result.indexed, result.dead_letters) == (3, 0)
+    assert result.retried == 6
+
+
+def test_413_halves_the_request_until_each_part_fits() -> None:
+    batch = batch_of(billing_messages(10))
+    one = len(batch.items[0].line)
+    es = FakeElasticsearch(max_body=3 * one)
+
+    result = settle(sender_for(es), batch)
+
+    assert (result.indexed, result.dead_letters) == (10, 0)
+    assert ids(es, "billing") == {f"TcrDvD7t-0-{offset}" for offset in range(10)}
+    accepted = [size for _, size in es.requests if size <= 3 * one]
+    assert sum(accepted) == batch.nbytes  # every item sent in exactly one accepted request
+    assert es.requests[0][1] == batch.nbytes  # the whole batch was tried first
+
+
+def test_a_document_still_too_large_alone_becomes_a_too_large_dead_letter() -> None:
+    record = b'{"msgType":"remove","date":"2026-10-14T09:12:03Z","cellName":"p1","pad":"'
+    big = Message("billing", 0, 2, record + b"x" * 4000 + b'"}')
+    messages = [*billing_messages(2), big, *billing_messages(2, start=3)]
+    batch = batch_of(messages)
+    es = FakeElasticsearch(max_body=2000)
+
+    result = settle(sender_for(es), batch)
+
+    assert (result.indexed, result.dead_letters) == (4, 1)
+    letter = es.stored["dead", "TcrDvD7t-0-2"]
+    assert letter["error"]["type"] == "too_large"
+    assert "HTTP 413" in letter["error"]["message"]
+    assert letter["deadletter"]["payload_size"] == len(big.value or b"")
+
+
+def test_a_409_on_the_same_record_is_a_replay() -> None:
+    batch = batch_of(billing_messages(4))
+    es = FakeElasticsearch()
+    settle(sender_for(es), batch)
+    before = dict(es.stored)
+
+    replay = settle(sender_for(es), batch_of(billing_messages(4)))
+
+    assert (replay.indexed, replay.duplicates, replay.collisions) == (4, 4, 0)
+    assert es.stored == before
+    assert [path for path, _ in es.requests[-2:]] == ["/_bulk", "/_mget"]
+
+
+def test_a_409_on_another_record_stores_this_one_under_a_suffixed_id_idempotently() -> None:
+    es = FakeElasticsearch()
+    settle(sender_for(es), batch_of(billing_messages(3)))
+    other = [
+        Message("billing", 0, m.offset, (m.value or b"").replace(b'"p1"', b'"p2"'))
+        for m in billing_messages(3)
+    ]
+
+    first = settle(sender_for(es), batch_of(other))
+    again = settle(sender_for(es), batch_of(other))
+
+    digests = [item.digest for item in batch_of(other).items]
+    assert (first.indexed, first.duplicates, first.collisions) == (3, 0, 3)
+    assert (again.indexed, again.duplicates, again.collisions) == (3, 3, 3)
+    assert ids(es, "billing") == {f"TcrDvD7t-0-{o}" for o in range(3)} | {
+        f"TcrDvD7t-0-{o}~{digest}" for o, digest in enumerate(digests)
+    }
+    assert {doc["dcache"]["cell"] for doc in es.stored.values()} == {"p1", "p2"}
+
+
+def test_a_409_on_a_record_stored_without_hash_counts_as_a_replay() -> None:
+    es = FakeElasticsearch(stored={("billing", "TcrDvD7t-0-0"): {"kafka": {"offset": 0}}})
+
+    result = settle(sender_for(es), batch_of(billing_messages(1)))
+
+    assert (result.indexed, result.duplicates, result.collisions) == (1, 1, 0)
+
+
+def test_a_failed_read_back_of_conflicting_ids_is_retried() -> None:
+    es = FakeElasticsearch()
+    settle(sender_for(es), batch_of(billing_messages(2)))
+    es.mget_failures = 2
+
+    result = settle(sender_for(es), batch_of(billing_messages(2)))
+
+    assert (result.indexed, result.duplicates) == (2, 2)
+    assert [path for path, _ in es.requests].count("/_mget") == 3

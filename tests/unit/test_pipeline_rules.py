@@ -4,6 +4,7 @@ the real servers in tests/integration/test_ingest*.py and test_sink_order.py."""
 
 from __future__ import annotations
 
+import logging
 import textwrap
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from esbridge.config import Config, load_config
 from esbridge.ingest.message import Message
 from esbridge.ingest.pipeline import Pipeline, RunLimits
+from esbridge.ingest.sender import ElasticsearchDeniedError
 from tests.helpers.configs import MINIMAL
 from tests.helpers.seams import FakeClock, FakeSender, FakeSource, billing_messages
 
@@ -165,3 +167,75 @@ def test_shutdown_with_unsettled_batches_commits_nothing_of_them_and_fails(
 
     assert run.run() == 1
     assert source.commits == []
+
+
+TOPIC_ID = "TcrDvD7tT8igYIV2buFa-g"
+
+
+def test_ids_start_with_the_topic_id_learned_once_per_assignment(config: Config) -> None:
+    source = FakeSource(billing_messages(20), ids={"billing": TOPIC_ID})
+    sender = FakeSender()
+    run, _ = pipeline(config, source, sender)
+
+    run.handle(source.poll(0, 10))
+    run.handle(source.poll(0, 10))
+
+    doc_ids = [item.doc_id for batch in sender.submitted for item in batch.items]
+    assert doc_ids == [f"TcrDvD7t-0-{offset}" for offset in range(20)]
+    assert source.id_lookups == [{"billing"}]
+
+
+def test_a_re_created_topic_gets_ids_of_its_own_on_the_next_assignment(config: Config) -> None:
+    source = FakeSource(billing_messages(10), ids={"billing": TOPIC_ID})
+    sender = FakeSender()
+    run, _ = pipeline(config, source, sender)
+    run.handle(source.poll(0, 10))
+
+    assert source.on_revoked is not None and source.on_assigned is not None
+    source.on_revoked({("billing", 0)})
+    source.ids = {"billing": "Q2xvbmVkVG9waWNJZEFhQQ"}
+    source.backlog = billing_messages(10)  # the new incarnation starts again at offset 0
+    source.on_assigned({("billing", 0)})
+    run.handle(source.poll(0, 10))
+
+    first, second = ({item.doc_id for item in batch.items} for batch in sender.submitted)
+    assert first.isdisjoint(second)
+    assert all(doc_id.startswith("Q2xvbmVk-0-") for doc_id in second)
+
+
+def test_a_topic_without_topic_id_keeps_its_name_in_ids(config: Config) -> None:
+    source, sender = FakeSource(billing_messages(10)), FakeSender()
+    run, _ = pipeline(config, source, sender)
+
+    run.handle(source.poll(0, 10))
+
+    assert [item.doc_id for item in sender.submitted[0].items][:2] == ["billing-0-0", "billing-0-1"]
+
+
+def test_a_failed_topic_id_lookup_stops_without_indexing_or_committing(
+    config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = FakeSource(billing_messages(10), ids_error=RuntimeError("broker away"))
+    sender = FakeSender(settle_on_submit=True)
+    run, _ = pipeline(config, source, sender, idle_exit=0)
+
+    assert run.run() == 1
+    assert sender.submitted == []
+    assert source.commits == []
+    assert "cannot learn the Kafka topic id of billing (broker away)" in caplog.text
+
+
+def test_elasticsearch_denying_esbridge_ends_the_run_with_one_line_and_no_commit(
+    config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    source, sender = FakeSource(billing_messages(10)), FakeSender()
+    run, _ = pipeline(config, source, sender)
+    run.handle(source.poll(0, 10))
+    sender.failure = ElasticsearchDeniedError("Elasticsearch at https://es:9200 refused ...")
+
+    with caplog.at_level(logging.ERROR, logger="esbridge.ingest"):
+        assert run.run() == 1
+
+    assert source.commits == []
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == ["Elasticsearch at https://es:9200 refused ..."]

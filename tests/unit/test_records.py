@@ -7,7 +7,15 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from esbridge.ingest.encode import DeadLetterTarget, Route, action_line, missing_fields, to_item
+from esbridge.ingest.encode import (
+    DeadLetterTarget,
+    Route,
+    action_line,
+    content_hash,
+    missing_fields,
+    to_item,
+    with_collision_id,
+)
 from esbridge.ingest.message import Message
 from esbridge.transforms import PARSERS, ParseContext
 
@@ -27,6 +35,7 @@ def route(**overrides: object) -> Route:
         "deterministic_ids": True,
         "max_message_bytes": 1024,
         "original_max_bytes": 40,
+        "id_prefix": "TcrDvD7t",
     }
     values.update(overrides)
     return Route(**values)  # type: ignore[arg-type]
@@ -50,11 +59,40 @@ def test_good_message_is_created_with_deterministic_id_and_provenance() -> None:
     dead, action, source = item_for(GOOD)
 
     assert dead is False
-    assert action == {"create": {"_index": "dcache-billing", "_id": "billing-2-41"}}
+    assert action == {
+        "create": {"_index": "dcache-billing", "_id": "TcrDvD7t-2-41", "require_alias": True}
+    }
     assert source["kafka"] == {"topic": "billing", "partition": 2, "offset": 41}
     assert source["producer"] == "billing"
     assert source["@timestamp"] == "2026-10-14T07:12:03.400Z"
     assert source["event"]["ingested"] == "2026-11-22T00:00:00Z"
+    assert source["event"]["hash"] == content_hash(GOOD)
+
+
+def test_ids_start_with_the_route_prefix_the_topic_name_without_a_topic_id() -> None:
+    _, action, _ = item_for(GOOD, id_prefix="billing")
+
+    assert action["create"]["_id"] == "billing-2-41"
+
+
+def test_content_hash_tells_records_apart_and_is_stable() -> None:
+    assert content_hash(GOOD) == content_hash(bytes(GOOD))
+    assert content_hash(GOOD) != content_hash(GOOD.replace(b"p1", b"p2"))
+    assert len(content_hash(None)) == 16
+
+
+def test_collision_id_appends_the_hash_and_keeps_the_source() -> None:
+    item = to_item(Message("billing", 2, 41, GOOD), route(), TARGET, "2026-11-22T00:00:00Z")
+
+    moved = with_collision_id(item)
+
+    action, source = split(moved.line)
+    assert moved.doc_id == f"TcrDvD7t-2-41~{item.digest}"
+    assert action == {
+        "create": {"_index": "dcache-billing", "_id": moved.doc_id, "require_alias": True}
+    }
+    assert source == split(item.line)[1]
+    assert (moved.dead, moved.digest, moved.message) == (False, item.digest, item.message)
 
 
 def test_event_original_is_capped_and_marked_truncated() -> None:
@@ -67,14 +105,17 @@ def test_event_original_is_capped_and_marked_truncated() -> None:
 def test_id_strategy_none_lets_elasticsearch_choose_ids() -> None:
     _, action, _ = item_for(GOOD, deterministic_ids=False)
 
-    assert action == {"index": {"_index": "dcache-billing"}}
+    assert action == {"index": {"_index": "dcache-billing", "require_alias": True}}
 
 
 def test_malformed_json_becomes_dead_letter_with_reason_and_same_id() -> None:
     dead, action, source = item_for(b'{"msgType": ')
 
     assert dead is True
-    assert action == {"create": {"_index": "esbridge-deadletter", "_id": "billing-2-41"}}
+    assert action == {
+        "create": {"_index": "esbridge-deadletter", "_id": "TcrDvD7t-2-41", "require_alias": True}
+    }
+    assert source["event"] == {"hash": content_hash(b'{"msgType": ')}
     assert source["error"]["type"] == "json_decode"
     assert "invalid JSON" in source["error"]["message"]
     assert source["deadletter"]["payload"] == '{"msgType": '
@@ -141,5 +182,7 @@ def test_missing_fields_reads_dotted_paths_and_treats_empty_as_missing() -> None
     assert missing_fields(record, (("a", "b"), ("a", "x"), ("c",), ("d",))) == ["a.x", "c"]
 
 
-def test_action_line_is_one_ndjson_line() -> None:
-    assert action_line("i", "t-0-1") == b'{"create":{"_index":"i","_id":"t-0-1"}}\n'
+def test_action_line_is_one_ndjson_line_that_requires_the_write_alias() -> None:
+    assert action_line("i", "t-0-1") == (
+        b'{"create":{"_index":"i","_id":"t-0-1","require_alias":true}}\n'
+    )

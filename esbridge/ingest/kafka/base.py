@@ -6,6 +6,7 @@ and lifecycle rules can be tested with a small fake and proven end to end with t
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Protocol
 
@@ -28,3 +29,17 @@ class Source(Protocol):
     def drained(self) -> bool: ...
     def lag(self) -> int | None: ...
     def close(self) -> None: ...
+    def topic_ids(self, topics: set[str]) -> dict[str, str]:
+        """Each topic's Kafka topic id (`topic_id_text`) where the cluster has one (Kafka 2.8+).
+
+        Called from the on_assigned callback, once per assignment; raises when it cannot ask.
+        """
+        ...
+
+
+def topic_id_text(raw: bytes) -> str | None:
+    """A topic id as Kafka prints it (22 characters of base64url); None for the zero id, which
+    Kafka sends when a topic has none."""
+    if not any(raw):
+        return None
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")

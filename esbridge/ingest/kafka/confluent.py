@@ -10,10 +10,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import (
+    OFFSET_INVALID,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    TopicCollection,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
 
 from esbridge.config import KafkaConfig
-from esbridge.ingest.kafka.base import Partition, PartitionsCallback
+from esbridge.ingest.kafka.base import Partition, PartitionsCallback, topic_id_text
 from esbridge.ingest.message import Message
 
 log = logging.getLogger("esbridge.source")
@@ -51,6 +59,24 @@ def consumer_settings(config: KafkaConfig) -> dict[str, Any]:
     return settings
 
 
+def admin_settings(config: KafkaConfig) -> dict[str, Any]:
+    """The consumer's connection and security settings, without its consumer-only ones."""
+    return {
+        key: value
+        for key, value in consumer_settings(config).items()
+        if key in ("bootstrap.servers", "client.id", "security.protocol", "logger")
+        or key.startswith(("sasl.", "ssl."))
+    }
+
+
+def uuid_bytes(uuid: Any) -> bytes:
+    """librdkafka's Uuid as 16 bytes (its two halves are signed 64-bit integers)."""
+    mask = 2**64 - 1
+    high: int = uuid.get_most_significant_bits() & mask
+    low: int = uuid.get_least_significant_bits() & mask
+    return high.to_bytes(8, "big") + low.to_bytes(8, "big")
+
+
 def as_partitions(tps: list[Any]) -> set[Partition]:
     return {(tp.topic, tp.partition) for tp in tps}
 
@@ -59,6 +85,8 @@ class ConfluentSource:
     def __init__(self, config: KafkaConfig) -> None:
         self.consumer = Consumer(consumer_settings(config))
         self.paused = False
+        self.config = config
+        self.admin: AdminClient | None = None
 
     def subscribe(
         self, topics: list[str], on_revoked: PartitionsCallback, on_assigned: PartitionsCallback
@@ -123,3 +151,17 @@ class ConfluentSource:
 
     def close(self) -> None:
         self.consumer.close()
+
+    def topic_ids(self, topics: set[str]) -> dict[str, str]:
+        """Asked of the admin API: librdkafka's consumer metadata carries no topic ids. Called
+        inside `consume()` on the main thread (librdkafka's rebalance callbacks), so it may
+        block; the admin client is made on first use and kept."""
+        if self.admin is None:
+            self.admin = AdminClient(admin_settings(self.config))
+        futures = self.admin.describe_topics(TopicCollection(sorted(topics)), request_timeout=15)
+        ids = {}
+        for topic, future in futures.items():
+            text = topic_id_text(uuid_bytes(future.result(timeout=20).topic_id))
+            if text is not None:
+                ids[topic] = text
+        return ids

@@ -11,7 +11,7 @@ from typing import Any
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 
 from esbridge.config import KafkaConfig
-from esbridge.ingest.kafka.base import Partition, PartitionsCallback
+from esbridge.ingest.kafka.base import Partition, PartitionsCallback, topic_id_text
 from esbridge.ingest.message import Message
 
 log = logging.getLogger("esbridge.source")
@@ -123,3 +123,18 @@ class KafkaSource:
 
     def close(self) -> None:
         self.consumer.close(autocommit=False)
+
+    def topic_ids(self, topics: set[str]) -> dict[str, str]:
+        """From the metadata the consumer already holds for its subscription: no request, so
+        safe on the client's network thread, where kafka-python runs the rebalance callbacks.
+        kafka-python keeps topic ids only on its (private) cluster metadata."""
+        cluster = self.consumer._cluster
+        ids = {}
+        for topic in topics:
+            topic_id = cluster.topic_id(topic)
+            if topic_id is None and cluster.partitions_for_topic(topic) is None:
+                raise RuntimeError(f"no metadata for topic {topic} yet")
+            text = topic_id_text(topic_id.bytes) if topic_id is not None else None
+            if text is not None:
+                ids[topic] = text
+        return ids
