@@ -6,11 +6,13 @@ other.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from typing import TypeVar
+from pathlib import Path
+from typing import Annotated, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 
 Loc = tuple[str | int, ...]
 T = TypeVar("T", bound=tuple[object, ...])
@@ -49,3 +51,19 @@ def http_url(value: str, credentials_go: str) -> str:
     if parts.username is not None or parts.password is not None:
         raise ValueError(f"put credentials in {credentials_go}, not in the URL")
     return value
+
+
+def readable_file(value: Path) -> Path:
+    """A certificate or key file the clients will open: checked at load, so a missing one is a
+    config error at its key, not a TLS failure at the first request. Relative paths are
+    relative to the working directory, as the clients read them."""
+    if not value.exists():
+        raise ValueError("no such file")
+    if not value.is_file():
+        raise ValueError("not a file")
+    if not os.access(value, os.R_OK):
+        raise ValueError("the file cannot be read (permissions)")
+    return value
+
+
+ReadableFile = Annotated[Path, AfterValidator(readable_file)]

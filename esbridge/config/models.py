@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import re
 from functools import cached_property
-from pathlib import Path
 from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo
 
@@ -22,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from esbridge.config.base import Loc, LocatedError, Section, http_url, non_empty
+from esbridge.config.base import Loc, LocatedError, ReadableFile, Section, http_url, non_empty
 from esbridge.config.notify import NotificationsConfig
 from esbridge.config.units import Bytes, Seconds
 from esbridge.config.watch import WatchConfig
@@ -124,11 +123,14 @@ class KafkaConfig(_Section):
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: NonEmptyStr | None = None
     sasl_password: SecretStr | None = None
-    ssl_cafile: Path | None = None
-    ssl_certfile: Path | None = None
-    ssl_keyfile: Path | None = None
+    ssl_cafile: ReadableFile | None = None
+    ssl_certfile: ReadableFile | None = None
+    ssl_keyfile: ReadableFile | None = None
     session_timeout_ms: Annotated[int, Field(gt=0)] = 45000
     max_poll_interval_ms: Annotated[int, Field(gt=0)] = 300000
+    connect_timeout: Annotated[Seconds, Field(ge=1)] = 60.0
+    """No broker answering, or none accepting the credentials, for this long ends the run with
+    exit 1: the clients would retry for ever, and a bridge that never gets in looks healthy."""
 
     @model_validator(mode="after")
     def _check_security(self) -> Self:
@@ -165,7 +167,7 @@ class ElasticsearchConfig(_Section):
     username: NonEmptyStr | None = None
     password: SecretStr | None = None
     api_key: SecretStr | None = None
-    ca_certs: Path | None = None
+    ca_certs: ReadableFile | None = None
     verify_certs: bool = True
     request_timeout: Seconds = 30.0
 

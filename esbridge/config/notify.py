@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Literal, Self
 
 from pydantic import (
@@ -20,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from esbridge.config.base import LocatedError, Section, http_url, non_empty
+from esbridge.config.base import LocatedError, ReadableFile, Section, http_url, non_empty
 from esbridge.config.units import Seconds
 
 _Section = Section
@@ -77,7 +76,7 @@ class SmtpConfig(_Section):
     port: Port = 25
     security: Literal["none", "starttls", "ssl"] = "none"
     """`starttls` fails rather than falling back to plain text when the server does not offer it."""
-    ca_certs: Path | None = None
+    ca_certs: ReadableFile | None = None
     """A CA bundle for starttls/ssl, for relays with a site-internal CA."""
     username: Annotated[str, Field(min_length=1)] | None = None
     password: SecretStr | None = None

@@ -344,12 +344,14 @@ def test_sasl_settings_without_sasl_protocol_are_rejected(write: Write) -> None:
     )
 
 
-def test_complete_sasl_ssl_settings_load(write: Write) -> None:
+def test_complete_sasl_ssl_settings_load(write: Write, tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
     path = write(
         MINIMAL.replace(
             "kafka:\n",
             "kafka:\n  security_protocol: SASL_SSL\n  sasl_mechanism: SCRAM-SHA-512\n"
-            "  sasl_username: esbridge\n  sasl_password: ${PW}\n  ssl_cafile: /etc/ca.pem\n",
+            f"  sasl_username: esbridge\n  sasl_password: ${{PW}}\n  ssl_cafile: {ca}\n",
         )
     )
 
@@ -358,7 +360,46 @@ def test_complete_sasl_ssl_settings_load(write: Write) -> None:
     assert config.kafka.sasl_password is not None
     assert config.kafka.sasl_password.get_secret_value() == "s3cret"
     assert "s3cret" not in repr(config)
-    assert config.kafka.ssl_cafile == Path("/etc/ca.pem")
+    assert config.kafka.ssl_cafile == ca
+
+
+@pytest.mark.parametrize("key", ["ssl_cafile", "ssl_certfile", "ssl_keyfile"])
+def test_a_missing_kafka_tls_file_fails_validation_at_its_key(write: Write, key: str) -> None:
+    path = write(
+        MINIMAL.replace("kafka:\n", f"kafka:\n  security_protocol: SSL\n  {key}: missing.pem\n")
+    )
+
+    assert load_error(path) == f"{path}:3: kafka.{key}: no such file"
+
+
+def test_a_missing_elasticsearch_ca_file_fails_validation_at_its_key(write: Write) -> None:
+    path = write(MINIMAL.replace("  hosts:", "  ca_certs: /nonexistent/es-ca.pem\n  hosts:"))
+
+    assert load_error(path) == f"{path}:4: elasticsearch.ca_certs: no such file"
+
+
+def test_a_folder_or_unreadable_file_is_not_a_ca_file(
+    write: Write, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = write(MINIMAL.replace("  hosts:", f"  ca_certs: {tmp_path}\n  hosts:"))
+    assert load_error(folder) == f"{folder}:4: elasticsearch.ca_certs: not a file"
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("")
+    monkeypatch.setattr("esbridge.config.base.os.access", lambda _path, _mode: False)
+    unreadable = write(MINIMAL.replace("  hosts:", f"  ca_certs: {ca}\n  hosts:"))
+    assert load_error(unreadable) == (
+        f"{unreadable}:4: elasticsearch.ca_certs: the file cannot be read (permissions)"
+    )
+
+
+def test_connect_timeout_defaults_to_a_minute_and_is_at_least_a_second(write: Write) -> None:
+    assert load_config(write(MINIMAL), {}).kafka.connect_timeout == 60.0
+    longer = load_config(write(MINIMAL.replace("kafka:\n", "kafka:\n  connect_timeout: 2m\n")), {})
+    assert longer.kafka.connect_timeout == 120.0
+    for value in ("500ms", "0", "soon"):
+        path = write(MINIMAL.replace("kafka:\n", f"kafka:\n  connect_timeout: {value}\n"))
+        assert load_error(path).startswith(f"{path}:2: kafka.connect_timeout: "), value
 
 
 def test_elasticsearch_basic_auth_and_api_key_are_exclusive(write: Write) -> None:

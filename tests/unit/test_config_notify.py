@@ -95,12 +95,18 @@ def test_password_is_secret_and_required_with_username(tmp_path: Path) -> None:
     [
         ("    port: 70000\n", "15: notifications.smtp.port: Input should be less than 65536"),
         ("    security: tls\n", "15: notifications.smtp.security: Input should be 'none', "),
-        ("    ca_certs: /etc/ca.pem\n", "15: notifications.smtp.ca_certs: only used with security"),
+        ("    ca_certs: {file}\n", "15: notifications.smtp.ca_certs: only used with security"),
+        (
+            "    security: starttls\n    ca_certs: /nonexistent/ca.pem\n",
+            "16: notifications.smtp.ca_certs: no such file",
+        ),
+        ("    security: ssl\n    ca_certs: {dir}\n", "16: notifications.smtp.ca_certs: not a file"),
     ],
 )
 def test_bad_smtp_values_are_reported_at_their_key(
     tmp_path: Path, extra: str, message: str
 ) -> None:
+    extra = extra.format(file=tmp_path / "esbridge.yml", dir=tmp_path)
     assert load_error(tmp_path, SMTP + extra).startswith(message)
 
 
