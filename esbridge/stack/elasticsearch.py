@@ -1,7 +1,9 @@
 """A single-node Elasticsearch from the integ-test-zip distribution.
 
 Elasticsearch refuses to run as root, so under root the node runs as the unprivileged system
-user `esbridge`, which owns the node's config, data, logs and temp folders.
+user `esbridge`, which owns the node's config, data, logs and temp folders. The node runs the
+engine it is given (`esbridge/stack/engines.py`; Elasticsearch 9 unless told otherwise);
+OpenSearch's node (`esbridge/stack/opensearch.py`) reuses all of it but its launcher's names.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from esbridge.stack import process
-from esbridge.stack.artifacts import ES_VERSION, elasticsearch_zip
-from esbridge.stack.jdk import Jdk, find_jdk
+from esbridge.stack.engines import DEFAULT_ENGINE, Engine, engine_zip, engines, find_jdk_for
+from esbridge.stack.jdk import Jdk
 from esbridge.stack.kafka import ServerStartError
 
 RUN_AS_USER = "esbridge"
@@ -36,6 +38,7 @@ class EsNode:
     port: int
     transport_port: int
     password: str | None = None
+    engine: Engine = field(default_factory=lambda: engines()[DEFAULT_ENGINE])
 
     @property
     def secure(self) -> bool:
@@ -43,7 +46,7 @@ class EsNode:
 
     @property
     def home(self) -> Path:
-        return self.root / "home" / f"elasticsearch-{ES_VERSION}"
+        return self.root / "home" / self.engine.home_name
 
     @property
     def config(self) -> Path:
@@ -52,6 +55,14 @@ class EsNode:
     @property
     def ca(self) -> Path:
         return self.config / "certs" / "ca" / "ca.crt"
+
+    @property
+    def config_file(self) -> Path:
+        return self.config / "elasticsearch.yml"
+
+    @property
+    def launcher(self) -> Path:
+        return self.home / "bin" / self.engine.coordinate.artifact
 
     @property
     def url(self) -> str:
@@ -73,7 +84,7 @@ class EsNode:
         return process.read_pid(self.pid_file, self.marker)
 
     def start(self) -> int:
-        jdk = find_jdk(21, f"Elasticsearch {ES_VERSION}")
+        jdk = find_jdk_for(self.engine)
         self.install_home()
         self.write_config()
         if self.secure:
@@ -82,15 +93,8 @@ class EsNode:
         if user:
             for folder in ("config", "data", "logs", "tmp"):
                 chown_tree(self.root / folder, user)
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "ES_JAVA_HOME": str(jdk.home),
-            "ES_PATH_CONF": str(self.config),
-            "ES_TMPDIR": str(self.root / "tmp"),
-            "HOME": str(self.root / "tmp"),
-            "LANG": "C.UTF-8",
-        }
-        command = [str(self.home / "bin" / "elasticsearch")]
+        env = self.environment(jdk)
+        command = [str(self.launcher)]
         if user:
             command = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
                        "--clear-groups", *command]  # fmt: skip
@@ -98,11 +102,22 @@ class EsNode:
             command, log_file=self.log_file, pid_file=self.pid_file, env=env, cwd=self.root
         )
 
+    def environment(self, jdk: Jdk) -> dict[str, str]:
+        """The launcher's variables: the JDK, the config folder and the temp folder."""
+        return {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "ES_JAVA_HOME": str(jdk.home),
+            "ES_PATH_CONF": str(self.config),
+            "ES_TMPDIR": str(self.root / "tmp"),
+            "HOME": str(self.root / "tmp"),
+            "LANG": "C.UTF-8",
+        }
+
     def install_home(self) -> None:
         """Unpacks the distribution once per stack folder, keeping the executable bits."""
-        if (self.home / "bin" / "elasticsearch").exists():
+        if self.launcher.exists():
             return
-        archive = elasticsearch_zip()
+        archive = engine_zip(self.engine)
         target = self.root / "home"
         target.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(archive) as zf:
@@ -121,7 +136,12 @@ class EsNode:
         options = self.config / "jvm.options.d" / "esbridge.options"
         options.parent.mkdir(parents=True, exist_ok=True)
         options.write_text(f"-Xms{heap}\n-Xmx{heap}\n")
-        settings: dict[str, Any] = {
+        lines = [f"{key}: {json.dumps(value)}" for key, value in self.settings().items()]
+        self.config_file.write_text("\n".join(lines) + "\n")
+
+    def base_settings(self) -> dict[str, Any]:
+        """Loopback, single node, the given ports, and no disk watermarks (small test disks)."""
+        return {
             "cluster.name": "esbridge",
             "node.name": "esbridge-node",
             "network.host": "127.0.0.1",
@@ -132,8 +152,10 @@ class EsNode:
             "path.logs": str(self.root / "logs"),
             "action.destructive_requires_name": False,
             "cluster.routing.allocation.disk.threshold_enabled": False,
-            "xpack.security.enabled": self.secure,
         }
+
+    def settings(self) -> dict[str, Any]:
+        settings = self.base_settings() | {"xpack.security.enabled": self.secure}
         if self.secure:
             settings |= {
                 "xpack.security.http.ssl.enabled": True,
@@ -146,8 +168,7 @@ class EsNode:
                 "xpack.security.transport.ssl.certificate_authorities": "certs/ca/ca.crt",
                 "xpack.security.authc.api_key.enabled": True,
             }
-        lines = [f"{key}: {json.dumps(value)}" for key, value in settings.items()]
-        (self.config / "elasticsearch.yml").write_text("\n".join(lines) + "\n")
+        return settings
 
     def make_security_material(self, jdk: Jdk) -> None:
         """A private CA, a node certificate for 127.0.0.1, and the `elastic` user's password."""
@@ -216,15 +237,15 @@ class EsNode:
         while time.monotonic() < deadline:
             if not process.alive(pid):
                 raise ServerStartError(
-                    f"Elasticsearch exited during start-up; last lines of {self.log_file}:\n"
-                    + process.tail(self.log_file)
+                    f"{self.engine.product} exited during start-up; "
+                    f"last lines of {self.log_file}:\n" + process.tail(self.log_file)
                 )
             if self.health() in ("green", "yellow"):
                 return
             time.sleep(0.5)
         raise ServerStartError(
-            f"Elasticsearch was not green or yellow in time; last lines of {self.log_file}:\n"
-            + process.tail(self.log_file)
+            f"{self.engine.product} was not green or yellow in time; "
+            f"last lines of {self.log_file}:\n" + process.tail(self.log_file)
         )
 
 
