@@ -8,13 +8,18 @@ and stops it at the end of the run.
 from __future__ import annotations
 
 import os
+import secrets
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
 
+from esbridge.stack import process
+from esbridge.stack.kafka import KafkaNode, SaslListener
 from esbridge.stack.manager import Stack, StackOptions
 from tests.helpers.paths import SAMPLES
 
@@ -40,6 +45,35 @@ def stack_endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
         yield {"kafka_bootstrap": info.kafka.bootstrap, "es_url": info.elasticsearch.url}
     finally:
         stack.down()
+
+
+@dataclass(frozen=True)
+class SaslKafka:
+    """A broker of its own with a SASL_PLAINTEXT/SCRAM-SHA-512 listener (`stack up --kafka-sasl`)
+    and its PLAINTEXT one, for checking from outside what went through."""
+
+    bootstrap: str
+    plaintext_bootstrap: str
+    mechanism: str
+    username: str
+    password: str
+
+
+@pytest.fixture(scope="session")
+def sasl_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SaslKafka]:
+    """Only Kafka, not the whole stack: a KRaft broker starts in about 7 s here."""
+    sasl = SaslListener(process.free_port(), secrets.token_urlsafe(12))
+    node = KafkaNode(
+        tmp_path_factory.mktemp("sasl-kafka"), process.free_port(), process.free_port(), sasl
+    )
+    pid = node.start()
+    try:
+        node.wait_healthy(pid, time.monotonic() + 120)
+        yield SaslKafka(
+            sasl.bootstrap, node.bootstrap, sasl.mechanism, sasl.username, sasl.password
+        )
+    finally:
+        process.stop_group(pid)
 
 
 @pytest.fixture(scope="session")

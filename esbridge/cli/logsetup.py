@@ -6,6 +6,8 @@ import logging
 import sys
 import time
 
+from esbridge.ingest.kafka.ratelimit import RepeatFilter
+
 
 def setup_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
@@ -14,6 +16,7 @@ def setup_logging(level: str = "INFO") -> None:
     )
     formatter.converter = time.gmtime
     handler.setFormatter(formatter)
+    handler.addFilter(RepeatFilter())  # a Kafka client's retries would flood the journal
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)

@@ -20,7 +20,7 @@ from elasticsearch import Elasticsearch
 from esbridge.config import Config
 from esbridge.errors import EsbridgeError
 from esbridge.ingest.encode import BulkItem, DeadLetterTarget, Route, to_item
-from esbridge.ingest.kafka import Partition, Source, open_source
+from esbridge.ingest.kafka import KafkaUnavailableError, Partition, Source, open_source
 from esbridge.ingest.message import Message
 from esbridge.ingest.sender import Batch, BatchResult, BulkSender, Sender
 from esbridge.ingest.stats import Stats
@@ -245,7 +245,12 @@ class Pipeline:
         limit = self.config.ingest.batch_max_docs
         if self.limits.max_messages is not None:
             limit = min(limit, self.limits.max_messages - self.stats.consumed)
-        messages = self.source.poll(POLL_SLICE, limit)
+        try:
+            messages = self.source.poll(POLL_SLICE, limit)
+        except KafkaUnavailableError as exc:  # what is settled is still committed on the way out
+            self.fatal = self.fatal or exc
+            self.stop.set()
+            return []
         if (
             self.limits.max_messages is not None
             and self.stats.consumed + len(messages) >= self.limits.max_messages

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from esbridge.config import Config, load_config
+from esbridge.ingest.kafka import KafkaUnavailableError
 from esbridge.ingest.message import Message
 from esbridge.ingest.pipeline import Pipeline, RunLimits
 from esbridge.ingest.sender import ElasticsearchDeniedError
@@ -239,3 +240,31 @@ def test_elasticsearch_denying_esbridge_ends_the_run_with_one_line_and_no_commit
     assert source.commits == []
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == ["Elasticsearch at https://es:9200 refused ..."]
+
+
+def test_kafka_unavailable_ends_the_run_after_committing_only_what_settled(
+    config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A source that gives up (no broker answered for kafka.connect_timeout) stops the loop:
+    the open batch is still sent, what settles is committed, then exit 1 and one error line."""
+    source, sender = FakeSource(billing_messages(15)), FakeSender()
+    refused = KafkaUnavailableError("no Kafka broker of k:9092 accepted the credentials ...")
+
+    def lose_kafka(polls: int) -> None:
+        if polls == 2:
+            sender.settle(0)  # the first batch of 10 settles; the last 5 do not
+            source.poll = unreachable  # type: ignore[method-assign]
+
+    def unreachable(timeout: float, max_records: int) -> list[Message]:
+        raise refused
+
+    source.after_poll = lose_kafka
+    run, _ = pipeline(config, source, sender)
+
+    with caplog.at_level(logging.ERROR, logger="esbridge.ingest"):
+        assert run.run() == 1
+
+    assert source.committed() == {("billing", 0): 10}
+    assert source.closed
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [str(refused)]

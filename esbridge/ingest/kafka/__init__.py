@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from esbridge.config import KafkaConfig
 from esbridge.ingest.kafka.base import Partition, PartitionsCallback, Source
+from esbridge.ingest.kafka.errors import KafkaUnavailableError
 
 
 def open_source(config: KafkaConfig, max_poll_records: int) -> Source:
     """The consumer for `kafka.backend`, not yet subscribed; each client library is imported
-    only when chosen."""
+    only when chosen. Raises `KafkaUnavailableError` when kafka-python finds no broker."""
     if config.backend == "confluent":
         from esbridge.ingest.kafka.confluent import ConfluentSource  # noqa: PLC0415
 
@@ -18,4 +19,4 @@ def open_source(config: KafkaConfig, max_poll_records: int) -> Source:
     return KafkaSource(config, max_poll_records)
 
 
-__all__ = ["Partition", "PartitionsCallback", "Source", "open_source"]
+__all__ = ["KafkaUnavailableError", "Partition", "PartitionsCallback", "Source", "open_source"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 from confluent_kafka import (
     OFFSET_INVALID,
     Consumer,
@@ -22,51 +23,53 @@ from confluent_kafka.admin import AdminClient
 
 from esbridge.config import KafkaConfig
 from esbridge.ingest.kafka.base import Partition, PartitionsCallback, topic_id_text
+from esbridge.ingest.kafka.errors import ConnectionWatch, FailureKind
+from esbridge.ingest.kafka.settings import librdkafka_settings
 from esbridge.ingest.message import Message
 
 log = logging.getLogger("esbridge.source")
+client_log = logging.getLogger("esbridge.librdkafka")  # rate-limited (ingest/kafka/ratelimit.py)
+
+STATS_INTERVAL_MS = 3000
+"""How often librdkafka reports its brokers' states: how soon contact is seen again."""
+
+FAILURES: dict[int, FailureKind] = {
+    KafkaError._AUTHENTICATION: "login",
+    KafkaError.SASL_AUTHENTICATION_FAILED: "login",
+    KafkaError._SSL: "tls",
+    KafkaError._TRANSPORT: "unreachable",
+    KafkaError._ALL_BROKERS_DOWN: "unreachable",
+    KafkaError._RESOLVE: "unreachable",
+}
+"""librdkafka's errors that mean no broker can be talked to, by what a person must fix."""
 
 
 def consumer_settings(config: KafkaConfig) -> dict[str, Any]:
-    settings: dict[str, Any] = {
-        "bootstrap.servers": ",".join(config.bootstrap),
+    return {
+        **librdkafka_settings(config),
         "group.id": config.group_id,
-        "client.id": config.client_id,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "auto.offset.reset": config.auto_offset_reset,
         "session.timeout.ms": config.session_timeout_ms,
         "max.poll.interval.ms": config.max_poll_interval_ms,
-        "security.protocol": config.security_protocol,
         "queued.max.messages.kbytes": 65536,
         "fetch.max.bytes": 64 * 1024 * 1024,
         "max.partition.fetch.bytes": 16 * 1024 * 1024,
-        "logger": logging.getLogger("esbridge.librdkafka"),
+        "logger": client_log,
+        "statistics.interval.ms": STATS_INTERVAL_MS,
     }
-    if config.sasl_mechanism:
-        settings["sasl.mechanism"] = config.sasl_mechanism
-        settings["sasl.username"] = config.sasl_username
-        if config.sasl_password is not None:
-            settings["sasl.password"] = config.sasl_password.get_secret_value()
-    for key, name in (
-        ("ssl_cafile", "ssl.ca.location"),
-        ("ssl_certfile", "ssl.certificate.location"),
-        ("ssl_keyfile", "ssl.key.location"),
-    ):
-        value = getattr(config, key)
-        if value is not None:
-            settings[name] = str(value)
-    return settings
 
 
 def admin_settings(config: KafkaConfig) -> dict[str, Any]:
     """The consumer's connection and security settings, without its consumer-only ones."""
-    return {
-        key: value
-        for key, value in consumer_settings(config).items()
-        if key in ("bootstrap.servers", "client.id", "security.protocol", "logger")
-        or key.startswith(("sasl.", "ssl."))
-    }
+    return {**librdkafka_settings(config), "logger": client_log}
+
+
+def broker_up(stats: str) -> bool:
+    """librdkafka's statistics name a broker connection that is up (connected, logged in)."""
+    brokers = orjson.loads(stats).get("brokers", {})
+    return any(broker.get("state") == "UP" for broker in brokers.values())
 
 
 def uuid_bytes(uuid: Any) -> bytes:
@@ -83,7 +86,10 @@ def as_partitions(tps: list[Any]) -> set[Partition]:
 
 class ConfluentSource:
     def __init__(self, config: KafkaConfig) -> None:
-        self.consumer = Consumer(consumer_settings(config))
+        self.watch = ConnectionWatch(config)
+        self.consumer = Consumer(
+            {**consumer_settings(config), "error_cb": self.on_error, "stats_cb": self.on_stats}
+        )
         self.paused = False
         self.config = config
         self.admin: AdminClient | None = None
@@ -97,7 +103,20 @@ class ConfluentSource:
             on_revoke=lambda _c, tps: on_revoked(as_partitions(tps)),
         )
 
+    def on_error(self, error: KafkaError) -> None:
+        """librdkafka's client-wide errors, called inside `consume()`."""
+        kind = FAILURES.get(error.code())
+        if kind is None:
+            client_log.warning("%s", error.str())
+        else:
+            self.watch.failed(kind, error.str())
+
+    def on_stats(self, stats: str) -> None:
+        if self.watch.failing and broker_up(stats):
+            self.watch.contact()
+
     def poll(self, timeout: float, max_records: int) -> list[Message]:
+        """Raises `KafkaUnavailableError` once no broker answered for `kafka.connect_timeout`."""
         messages = []
         for record in self.consumer.consume(num_messages=max(1, max_records), timeout=timeout):
             error = record.error()
@@ -108,13 +127,17 @@ class ConfluentSource:
             elif error.code() != KafkaError._PARTITION_EOF:
                 if error.fatal():
                     raise KafkaException(error)
-                log.warning("kafka: %s", error)
+                client_log.warning("%s", error.str())
+        if messages:
+            self.watch.contact()
+        self.watch.check()
         return messages
 
     def commit(self, offsets: dict[Partition, int], *, blocking: bool = True) -> None:
         commits = [TopicPartition(topic, part, offset) for (topic, part), offset in offsets.items()]
         if blocking:
             self.consumer.commit(offsets=commits, asynchronous=False)
+            self.watch.contact()
         else:
             self.consumer.commit(offsets=commits, asynchronous=True)
 

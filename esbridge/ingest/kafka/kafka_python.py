@@ -6,22 +6,34 @@ kafka-python is not thread-safe, so every call here happens on the pipeline's ma
 from __future__ import annotations
 
 import logging
+import ssl
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    SaslAuthenticationFailedError,
+    UnsupportedSaslMechanismError,
+)
 
 from esbridge.config import KafkaConfig
 from esbridge.ingest.kafka.base import Partition, PartitionsCallback, topic_id_text
+from esbridge.ingest.kafka.errors import ConnectionWatch, FailureKind
+from esbridge.ingest.kafka.settings import kafka_python_settings
 from esbridge.ingest.message import Message
 
 log = logging.getLogger("esbridge.source")
 
+REQUEST_TIMEOUT = 10.0
+"""Seconds a blocking commit or the close may take at most (kafka-python's default is its
+request timeout, five minutes, during which nothing else would run)."""
+
 
 def consumer_settings(config: KafkaConfig, max_poll_records: int) -> dict[str, Any]:
-    settings: dict[str, Any] = {
-        "bootstrap_servers": list(config.bootstrap),
+    return {
+        **kafka_python_settings(config),
         "group_id": config.group_id,
-        "client_id": config.client_id,
         "enable_auto_commit": False,
         "auto_offset_reset": config.auto_offset_reset,
         "session_timeout_ms": config.session_timeout_ms,
@@ -29,18 +41,40 @@ def consumer_settings(config: KafkaConfig, max_poll_records: int) -> dict[str, A
         "max_poll_records": max_poll_records,
         "fetch_max_bytes": 64 * 1024 * 1024,
         "max_partition_fetch_bytes": 16 * 1024 * 1024,
-        "security_protocol": config.security_protocol,
     }
-    if config.sasl_mechanism:
-        settings["sasl_mechanism"] = config.sasl_mechanism
-        settings["sasl_plain_username"] = config.sasl_username
-        if config.sasl_password is not None:
-            settings["sasl_plain_password"] = config.sasl_password.get_secret_value()
-    for key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
-        value = getattr(config, key)
-        if value is not None:
-            settings[key] = str(value)
-    return settings
+
+
+def failure_kind(error: BaseException, *, answered: bool = False) -> FailureKind | None:
+    """What `error` means; `answered`: the peer had spoken Kafka on that connection.
+
+    kafka-python 3.0 may read the broker's close after a refused login before its answer, and
+    report only "socket disconnected": from a broker that answered, that is "closed".
+    """
+    if isinstance(error, SaslAuthenticationFailedError | UnsupportedSaslMechanismError):
+        return "login"
+    if isinstance(error, ssl.SSLError):
+        return "tls"
+    if isinstance(error, KafkaConnectionError | ConnectionError):
+        return "closed" if answered else "unreachable"
+    return None
+
+
+class ClientErrors(logging.Handler):
+    """kafka-python reports a refused login or connection only in its log (the exception is an
+    argument of the record): read it off there, for the watch."""
+
+    def __init__(self, watch: ConnectionWatch) -> None:
+        super().__init__(logging.WARNING)
+        self.watch = watch
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        answered = any(getattr(arg, "broker_version", None) is not None for arg in args)
+        for arg in args:
+            kind = failure_kind(arg, answered=answered) if isinstance(arg, BaseException) else None
+            if kind is not None:
+                self.watch.failed(kind, str(arg))
+                return
 
 
 def log_async_commit(offsets: Any, response: Any) -> None:
@@ -66,7 +100,17 @@ class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
 class KafkaSource:
     def __init__(self, config: KafkaConfig, max_poll_records: int) -> None:
-        self.consumer = KafkaConsumer(**consumer_settings(config, max_poll_records))
+        """Connects: kafka-python's constructor waits for the first broker, up to
+        `kafka.connect_timeout`, and raises `KafkaUnavailableError` when none answered."""
+        self.watch = ConnectionWatch(config)
+        self.errors = ClientErrors(self.watch)
+        logging.getLogger("kafka").addHandler(self.errors)
+        try:
+            self.consumer = KafkaConsumer(**consumer_settings(config, max_poll_records))
+        except KafkaError as exc:
+            logging.getLogger("kafka").removeHandler(self.errors)
+            raise self.watch.give_up(str(exc)) from None
+        self.watch.contact()
         self.paused = False
 
     def subscribe(
@@ -75,12 +119,24 @@ class KafkaSource:
         self.consumer.subscribe(topics, listener=Rebalance(on_revoked, on_assigned))
 
     def poll(self, timeout: float, max_records: int) -> list[Message]:
+        """Raises `KafkaUnavailableError` once no broker answered for `kafka.connect_timeout`."""
         batches = self.consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
-        return [
+        messages = [
             Message(record.topic, record.partition, record.offset, record.value)
             for records in batches.values()
             for record in records
         ]
+        if messages or (self.watch.failing and self.heartbeat_since_failure()):
+            self.watch.contact()
+        self.watch.check()
+        return messages
+
+    def heartbeat_since_failure(self) -> bool:
+        """The group coordinator was sent a heartbeat after the failure began: kafka-python
+        sends one only on a connected, logged-in connection."""
+        metrics = self.consumer.metrics() or {}
+        ago = metrics.get("consumer-coordinator-metrics", {}).get("last-heartbeat-seconds-ago")
+        return isinstance(ago, float) and ago < self.watch.failing_for()
 
     def commit(self, offsets: dict[Partition, int], *, blocking: bool = True) -> None:
         """`blocking=False` from rebalance callbacks, which run on the client's network thread."""
@@ -89,7 +145,8 @@ class KafkaSource:
             for (topic, partition), offset in offsets.items()
         }
         if blocking:
-            self.consumer.commit(commits)
+            self.consumer.commit(commits, timeout_ms=int(REQUEST_TIMEOUT * 1000))
+            self.watch.contact()
         else:
             self.consumer.commit_async(commits, callback=log_async_commit)
 
@@ -122,7 +179,8 @@ class KafkaSource:
         return total
 
     def close(self) -> None:
-        self.consumer.close(autocommit=False)
+        logging.getLogger("kafka").removeHandler(self.errors)
+        self.consumer.close(autocommit=False, timeout_ms=int(REQUEST_TIMEOUT * 1000))
 
     def topic_ids(self, topics: set[str]) -> dict[str, str]:
         """From the metadata the consumer already holds for its subscription: no request, so

@@ -1,0 +1,96 @@
+"""`esbridge ingest` that cannot get into Kafka ends, with both backends: a wrong password on
+the real SASL/SCRAM listener, and a bootstrap nobody listens on. Before, the confluent backend
+ran for ever logging the refusal three times a second, and kafka-python died with a traceback.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from esbridge.stack import process
+from tests.conftest import SaslKafka
+
+BACKENDS = ["confluent", "kafka-python"]
+CONNECT_TIMEOUT = 5
+
+
+def write_config(directory: Path, kafka: str, es_url: str) -> Path:
+    name = f"t{uuid.uuid4().hex[:10]}"
+    path = directory / "esbridge.yml"
+    path.write_text(
+        f"""\
+kafka:
+{kafka}
+  group_id: {name}-group
+  connect_timeout: {CONNECT_TIMEOUT}s
+elasticsearch:
+  hosts: ["{es_url}"]
+producers:
+  - name: billing
+    topics: [{name}-billing]
+    parser: billing
+    index: {name}-billing
+"""
+    )
+    return path
+
+
+def run_ingest(config: Path) -> subprocess.CompletedProcess[str]:
+    """The whole run; the timeout only keeps a run that never ends (the old bug) from hanging."""
+    return subprocess.run(
+        [sys.executable, "-m", "esbridge", "ingest", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=CONNECT_TIMEOUT + 90,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_wrong_kafka_password_ends_ingest_with_exit_1_and_one_clear_line(
+    tmp_path: Path, sasl_kafka: SaslKafka, es_url: str, backend: str
+) -> None:
+    kafka = (
+        f"  bootstrap: {sasl_kafka.bootstrap}\n  backend: {backend}\n"
+        f"  security_protocol: SASL_PLAINTEXT\n  sasl_mechanism: {sasl_kafka.mechanism}\n"
+        f"  sasl_username: {sasl_kafka.username}\n  sasl_password: wrong-{sasl_kafka.password}"
+    )
+
+    result = run_ingest(write_config(tmp_path, kafka, es_url))
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert "Traceback" not in output
+    assert sasl_kafka.password not in output
+    final = output.rstrip().splitlines()[-1]
+    assert f"no Kafka broker of {sasl_kafka.bootstrap} " in final
+    assert "(SASL_PLAINTEXT SCRAM-SHA-512 as user esbridge" in final
+    assert f" for {CONNECT_TIMEOUT}s: " in final
+    # The broker's own reason, unless kafka-python read the broker's close before its answer.
+    assert "accepted the credentials" in final or "let esbridge in" in final
+    refusals = [line for line in output.splitlines() if "invalid credentials" in line]
+    assert len(refusals) <= 5, "the clients' repeated refusals must be rate-limited:\n" + output
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_unreachable_bootstrap_ends_ingest_with_exit_1_and_one_clear_line(
+    tmp_path: Path, es_url: str, backend: str
+) -> None:
+    closed = f"127.0.0.1:{process.free_port()}"  # bound once and released: nobody listens
+
+    result = run_ingest(
+        write_config(tmp_path, f"  bootstrap: {closed}\n  backend: {backend}", es_url)
+    )
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert "Traceback" not in output
+    final = output.rstrip().splitlines()[-1]
+    assert f"no Kafka broker of {closed} answered (PLAINTEXT) for {CONNECT_TIMEOUT}s: " in final
+    refused = [line for line in output.splitlines() if "refused" in line.lower()]
+    assert len(refused) <= 6, "the clients' repeated errors must be rate-limited:\n" + output
