@@ -13,6 +13,7 @@ import click
 from esbridge.cli.durations import DURATION
 from esbridge.cli.options import config_option, read_config
 from esbridge.config import Config
+from esbridge.ingest.kafka.settings import kafka_python_settings
 from esbridge.simulate import run_simulation
 
 
@@ -78,6 +79,7 @@ def simulate(
         seed=seed,
         start=None if backdate is None else datetime.now(UTC) - timedelta(seconds=backdate),
         log_zone=str(config.log_timezone),
+        producer_config=kafka_python_settings(config.kafka),  # what ingest connects with
         progress=progress,
     )
     if as_json:

@@ -150,15 +150,21 @@ def send(
     """Send (kind, payload) pairs to `topics[kind]`, `rate` per second (None or 0: unpaced).
 
     `producer_config` overrides `PRODUCER_DEFAULTS` (acks=all, linger 20 ms, 1 MiB batches, no
-    compression). `progress` gets the number sent so far about once a second, and at the end.
-    Stops at the first failed delivery; raises `SendError` for it after flushing the rest.
+    compression); the command line passes ingest's client settings of `kafka:`
+    (`kafka_python_settings`: security, credentials, connect timeout). `progress` gets the number
+    sent so far about once a second, and at the end. Stops at the first failed delivery; raises
+    `SendError` for it after flushing the rest.
     """
     servers = [bootstrap] if isinstance(bootstrap, str) else list(bootstrap)
     config = {**PRODUCER_DEFAULTS, **(producer_config or {}), "bootstrap_servers": servers}
     try:
         producer = KafkaProducer(**config)
     except KafkaError as exc:
-        raise SendError(f"cannot start a Kafka producer for {','.join(servers)}: {exc}") from exc
+        login = " ".join(
+            str(config[key]) for key in ("security_protocol", "sasl_mechanism") if key in config
+        )
+        where = f"{','.join(servers)} ({login})" if login else ",".join(servers)
+        raise SendError(f"cannot start a Kafka producer for {where}: {exc}") from exc
     deliveries = _Deliveries(topics.values())
     bucket = TokenBucket(rate) if rate else None
     started = last_progress = time.monotonic()

@@ -1,18 +1,24 @@
-"""The simulator against the real broker: every message arrives once, byte for byte."""
+"""The simulator against the real broker: every message arrives once, byte for byte, also
+through a SASL/SCRAM listener with the config's credentials."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
 
 from esbridge.simulate import KINDS, SendError, mix, run_simulation, send
+from tests.conftest import SaslKafka
 
 pytestmark = pytest.mark.integration
 
@@ -110,3 +116,65 @@ def test_a_broker_side_rejection_is_raised_not_dropped(
             send(kafka_bootstrap, {"billing": name}, mix(50, start=START, kinds=("billing",)), None)
     finally:
         admin.delete_topics([name])
+
+
+def simulate_config(directory: Path, sasl_kafka: SaslKafka, password: str, topic: str) -> Path:
+    path = directory / "esbridge.yml"
+    path.write_text(
+        f"""\
+kafka:
+  bootstrap: {sasl_kafka.bootstrap}
+  security_protocol: SASL_PLAINTEXT
+  sasl_mechanism: {sasl_kafka.mechanism}
+  sasl_username: {sasl_kafka.username}
+  sasl_password: {password}
+  connect_timeout: 5s
+elasticsearch:
+  hosts: http://127.0.0.1:9200
+producers:
+  - name: billing
+    topics: [{topic}]
+    parser: billing
+    index: unused-billing
+"""
+    )
+    return path
+
+
+def run_simulate(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "esbridge", "simulate", "-c", str(config), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_simulate_feeds_a_sasl_listener_with_the_configs_credentials(
+    tmp_path: Path, sasl_kafka: SaslKafka
+) -> None:
+    topic = f"esbridge-sim-sasl-{uuid.uuid4().hex[:10]}"
+    config = simulate_config(tmp_path, sasl_kafka, sasl_kafka.password, topic)
+
+    result = run_simulate(config, "--count", "300", "--rate", "0", "--json")
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout)["sent"] == {topic: 300}
+    received = consume(sasl_kafka.plaintext_bootstrap, topic, 300)  # the same broker, read back
+    assert len(received) == 300
+
+
+def test_simulate_with_a_wrong_password_fails_in_one_line(
+    tmp_path: Path, sasl_kafka: SaslKafka
+) -> None:
+    topic = f"esbridge-sim-sasl-{uuid.uuid4().hex[:10]}"
+    config = simulate_config(tmp_path, sasl_kafka, "wrong-password", topic)
+
+    result = run_simulate(config, "--count", "10")
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert (
+        result.stderr.rstrip()
+        .splitlines()[-1]
+        .startswith(
+            f"Error: cannot start a Kafka producer for {sasl_kafka.bootstrap} "
+            "(SASL_PLAINTEXT SCRAM-SHA-512): "
+        )
+    )
