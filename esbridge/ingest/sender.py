@@ -391,6 +391,7 @@ class BulkSender:
         """Counts settled items; returns what must go again, and whether any was a retry."""
         again: list[BulkItem] = []
         retry = False
+        held: list[str] = []
         denied: str | None = None
         conflicts: list[tuple[BulkItem, dict[str, Any]]] = []
         refused_letters: list[str] = []
@@ -405,8 +406,9 @@ class BulkSender:
                 again.append(item)
                 result.retried += 1
                 retry = True
+                held.append(rejection_reason(status, error))
                 if outcome is Outcome.DENIED:
-                    denied = rejection_reason(status, error)
+                    denied = held[-1]
             elif item.dead:
                 refused_letters.append(rejection_reason(status, error))
                 again.append(item)
@@ -419,6 +421,15 @@ class BulkSender:
             self.note_denied(denied)
         else:
             self.note_allowed()
+        if held:
+            log.warning(
+                "%d item(s) not taken for now, e.g. %s%s: held uncommitted and retried",
+                len(held),
+                held[0],
+                " (does the write alias exist? esbridge setup creates it)"
+                if "index_not_found_exception" in held[0]
+                else "",
+            )
         if refused_letters:
             log.error(
                 "%d dead letter(s) refused by Elasticsearch at %s, e.g. %s: their batch is held "

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +14,8 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
 
 from esbridge.config import Config, load_config
 from esbridge.ingest.pipeline import RunLimits, open_pipeline
@@ -83,8 +87,51 @@ class Site:
         found = offsets.get(TopicPartition(self.topic(parser), 0))
         return None if found is None else int(found.offset)
 
+    def id_prefix(self, parser: str) -> str:
+        """How ingest's ids of `parser`'s topic start: 8 characters of its Kafka topic id."""
+        admin = KafkaAdminClient(bootstrap_servers=self.kafka_bootstrap)
+        try:
+            (described,) = admin.describe_topics([self.topic(parser)])
+        finally:
+            admin.close()
+        topic_id = uuid.UUID(str(described["topic_id"]))  # a str or a UUID, by client version
+        return base64.urlsafe_b64encode(topic_id.bytes).decode()[:8]
 
-def write_config(directory: Path, name: str, bootstrap: str, es_url: str, extra: str) -> Path:
+    def recreate_topic(self, parser: str) -> None:
+        """Deletes `parser`'s topic and creates it again (empty, offsets from 0, a new id)."""
+        admin = KafkaAdminClient(bootstrap_servers=self.kafka_bootstrap)
+        try:
+            admin.delete_topics([self.topic(parser)])
+            deadline = time.monotonic() + 60
+            while True:  # deletion completes in the background
+                try:
+                    admin.create_topics([NewTopic(self.topic(parser), 1, 1)])
+                    return
+                except TopicAlreadyExistsError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
+        finally:
+            admin.close()
+
+
+DEFAULT_INGEST = "  max_message_bytes: 8kb\n"
+
+
+def write_config(
+    directory: Path,
+    name: str,
+    bootstrap: str,
+    es_url: str,
+    extra: str,
+    sections: dict[str, str] | None = None,
+) -> Path:
+    """`sections` adds lines (indented) to the `elasticsearch`, `deadletter` or `ingest`
+    section; `extra` adds sections of its own."""
+    more = {
+        key: "".join(f"  {line}\n" for line in lines.splitlines())
+        for key, lines in (sections or {}).items()
+    }
     producers = "".join(
         f"""
   - name: {parser}
@@ -106,28 +153,34 @@ kafka:
   session_timeout_ms: 10000
 elasticsearch:
   hosts: ["{es_url}"]
-producers:{producers}
+{more.get("elasticsearch", "")}producers:{producers}
 deadletter:
   index: {name}-deadletter
-ingest:
+{more.get("deadletter", "")}ingest:
   batch_max_docs: 500
   flush_interval: 200ms
   stats_interval: 2s
   retry_initial_backoff: 200ms
   retry_max_backoff: 2s
-  max_message_bytes: 8kb
-{extra}
+{more.get("ingest", DEFAULT_INGEST)}{extra}
 """
     )
     return path
 
 
 def make_site(
-    tmp_path: Path, es: Elasticsearch, kafka_bootstrap: str, es_url: str, extra: str = ""
+    tmp_path: Path,
+    es: Elasticsearch,
+    kafka_bootstrap: str,
+    es_url: str,
+    extra: str = "",
+    sections: dict[str, str] | None = None,
 ) -> Site:
+    """`sections` as in `write_config`; an `ingest` entry replaces `max_message_bytes: 8kb`."""
     name = f"t{uuid.uuid4().hex[:10]}"
     # `{site}` in `extra` names this site, e.g. for an issues index of its own.
-    path = write_config(tmp_path, name, kafka_bootstrap, es_url, extra.replace("{site}", name))
+    extra = extra.replace("{site}", name)
+    path = write_config(tmp_path, name, kafka_bootstrap, es_url, extra, sections)
     config = load_config(path, environ=os.environ)
     ilm = detect_capabilities(es).ilm
     install(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import orjson
 
+from esbridge.ingest.encode import content_hash
 from tests.helpers.sites import PARSERS, Site
 
 
@@ -29,13 +30,14 @@ def test_every_producer_is_indexed_end_to_end_from_the_samples(
         docs = site.docs(site.index(parser))
         assert len(docs) == len(lines)
         assert {doc["_id"] for doc in docs} == {
-            f"{site.topic(parser)}-0-{offset}" for offset in range(len(lines))
+            f"{site.id_prefix(parser)}-0-{offset}" for offset in range(len(lines))
         }
         for doc in docs:
             assert doc["producer"] == parser
             assert doc["kafka"]["topic"] == site.topic(parser)
             assert doc["@timestamp"].endswith("Z")
             assert doc["event"]["original"].encode() in lines
+            assert doc["event"]["hash"] == content_hash(doc["event"]["original"].encode())
     assert site.committed("billing") == len(expected["billing"])
 
 
@@ -111,5 +113,47 @@ def test_confluent_backend_indexes_and_commits_exactly_like_kafka_python(
     assert code == 0
     assert (stats.indexed, stats.dead_letters) == (len(lines), 1)
     ids = {doc["_id"] for doc in site.docs(site.index("billing"))}
-    assert ids == {f"{site.topic('billing')}-0-{offset}" for offset in range(len(lines))}
+    assert ids == {f"{site.id_prefix('billing')}-0-{offset}" for offset in range(len(lines))}
     assert site.committed("billing") == len(lines) + 1
+
+
+def records(count: int, generation: str) -> list[bytes]:
+    return [
+        orjson.dumps(
+            {
+                "msgType": "remove",
+                "date": "2026-10-14T09:12:03.400+02:00",
+                "cellName": "pool-a",
+                "cellType": "pool",
+                "pnfsid": f"{generation}-{number:05d}",
+            }
+        )
+        for number in range(count)
+    ]
+
+
+def test_a_deleted_and_re_created_topic_loses_none_of_its_new_records(site: Site) -> None:
+    """The new incarnation starts again at offset 0. With ids `topic-partition-offset` its
+    records hit the old ones' ids, were answered 409, counted as duplicates and committed: all
+    1,000 were gone. Ids now start with the topic id, which the new incarnation does not share."""
+    index = site.index("billing")
+    site.produce("billing", records(1000, "first"))
+    first_code, first = site.ingest()
+    old_prefix = site.id_prefix("billing")
+
+    site.recreate_topic("billing")
+    site.produce("billing", records(1000, "second"))
+    second_code, second = site.ingest()
+
+    assert first_code == second_code == 0
+    assert (first.indexed, second.indexed, second.duplicates) == (1000, 1000, 0)
+    docs = site.docs(index)
+    assert sorted(doc["billing"]["pnfsid"] for doc in docs) == sorted(
+        f"{generation}-{number:05d}" for generation in ("first", "second") for number in range(1000)
+    )
+    new_prefix = site.id_prefix("billing")
+    assert {doc["_id"] for doc in docs} == {
+        f"{prefix}-0-{offset}" for prefix in (old_prefix, new_prefix) for offset in range(1000)
+    }
+    assert site.count(site.deadletter) == 0
+    assert site.committed("billing") == 1000
