@@ -193,7 +193,7 @@ class ProducerConfig(_Section):
     parser: ParserName
     index: IndexName
     id_strategy: Literal["offset", "none"] = "offset"
-    """`offset` makes re-delivery idempotent (id = topic-partition-offset); `none` is cheaper."""
+    """`offset` makes re-delivery idempotent (id = topic id-partition-offset); `none` is cheaper."""
     mandatory_fields: tuple[FieldPath, ...] = ()
     retention_days: Annotated[int, Field(ge=1)] = 30
     rollover_max_primary_shard_size: Bytes = 50 * 1024**3
