@@ -27,7 +27,7 @@ log = logging.getLogger("esbridge.watch")
 @click.option(
     "--since",
     type=DURATION,
-    help="How far back a first run looks, e.g. 24h [default: watch.since, 1h].",
+    help="How far back (in ingest time) a first run looks, e.g. 24h [default: watch.since, 1h].",
 )
 @click.option(
     "--dry-run",
@@ -40,10 +40,10 @@ def watch(
 ) -> None:
     """Turn log signatures into issues and mail a digest of new and changed ones.
 
-    Each cycle evaluates every rule over the lines since the last cycle (re-reading watch.lag
-    for late lines), moves every issue through its lifecycle and sends one digest to every
-    notification channel. Several watchers may run at once. SIGTERM/SIGINT: finish the cycle,
-    exit 0.
+    Each cycle evaluates every rule over the lines ingested since the last cycle (re-reading
+    watch.lag of ingest time), moves every issue through its lifecycle and sends one digest to
+    every notification channel. Several watchers may run at once. SIGTERM/SIGINT: finish the
+    cycle, exit 0.
     """
     config = read_config(config_path)
     if config.watch is None:

@@ -236,7 +236,9 @@ class WatchConfig(_Section):
     issues_index: NonEmptyStr = "esbridge-issues"
     interval: Seconds = 60.0
     lag: Seconds = 120.0
-    """Each run re-reads this much before the previous end, for documents indexed late."""
+    """Each run re-reads this much ingest time (`event.ingested`) before the previous end: for
+    documents stamped before it but searchable only after it (a bulk request in flight, the
+    refresh interval, the ingest host's clock behind the watcher's)."""
     since: Seconds = 3600.0
     """How far back the first run looks."""
     notification_delay: Annotated[Seconds, AfterValidator(_at_most_15_minutes)] = 600.0

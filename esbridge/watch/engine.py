@@ -1,12 +1,18 @@
 """`esbridge watch`: one cycle evaluates every rule, moves every issue on, and sends one digest.
 
 A cycle is safe to repeat and to run in several watchers at once. Reading: each rule's window
-re-reads `lag` before the last checkpoint, and the lifecycle ignores lines it already counted.
+is cut on ingest time (`event.ingested`, see `esbridge.watch.query`) and re-reads `lag` before
+the last checkpoint, and the lifecycle ignores lines it already counted.
 Writing: every change is a conditional write (`IssueStore.update`). Notifying: a watcher first
 claims an issue's pending notification with a conditional write, and only the claim's winner
 mails it. A watcher killed after claiming leaves a claim that expires after `claim_timeout`;
 the next cycle then mails the issue (so at most one digest per claim, and a crash between the
 mail and the mark can send one more, never one fewer).
+
+One bad occurrence or issue (a subject Elasticsearch refuses, a document the watcher cannot read)
+never fails the cycle: it is skipped with a logged reason and counted in the report, and the
+other issues and rules go on. What is about the cluster (unreachable, overloaded, a closed
+index) still fails the cycle, which leaves the failing rule's checkpoint where it was.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ import logging
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -45,9 +52,9 @@ from esbridge.watch.lifecycle import (
 )
 from esbridge.watch.match import occurrence_of
 from esbridge.watch.policy import RulePolicy, rule_policy
-from esbridge.watch.query import resolve_query, rule_query
+from esbridge.watch.query import resolve_query, rule_query, window_start
 from esbridge.watch.reader import PoolInfo, hits
-from esbridge.watch.store import REMOVE, IssueStore, Record, Remove
+from esbridge.watch.store import REMOVE, IssueConflictError, IssueStore, Record, Remove
 
 log = logging.getLogger("esbridge.watch")
 
@@ -57,6 +64,20 @@ ACTION_STATUSES = frozenset({"unresolved", "no-delay", "temporary", "permanent"}
 
 HISTORY_OUTPUT = 1000
 """Characters of an action's output kept in the history entry (the last ones)."""
+
+CLUSTER_ERRORS = frozenset({"index_closed_exception", "cluster_block_exception"})
+"""400-class refusals that are about the issues index, not the issue: they fail the cycle."""
+
+
+def skippable(exc: Exception) -> bool:
+    """Whether `exc` is about one issue or occurrence (skip it), not about the cluster.
+
+    A 400 or 413 refuses what this one request carried (an id or a value Elasticsearch will not
+    take); ValueError, KeyError and TypeError come from a document the watcher cannot read.
+    """
+    if isinstance(exc, ApiError):
+        return exc.status_code in (400, 413) and exc.error not in CLUSTER_ERRORS
+    return isinstance(exc, ValueError | KeyError | TypeError)
 
 
 class Sender(Protocol):
@@ -79,6 +100,8 @@ class CycleReport:
     digest: Digest | None = None
     error: str | None = None
     actions: list[tuple[str, ActionResult]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """(issue id, reason) of every occurrence or issue step skipped as unusable."""
 
     def summary(self) -> str:
         """One line for the log."""
@@ -86,12 +109,23 @@ class CycleReport:
         return (
             f"{len(self.windows)} rules, {self.occurrences} occurrences, "
             f"{self.resolutions} resolutions, {len(self.changed)} issues changed, "
-            f"{len(self.deleted)} deleted, {sent}, {len(self.actions)} actions"
+            f"{len(self.deleted)} deleted, {sent}, {len(self.actions)} actions, "
+            f"{len(self.skipped)} skipped"
         )
 
 
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 class Watcher:
-    """Runs the `watch:` rules of `config` against its Elasticsearch."""
+    """Runs the `watch:` rules of `config` against its Elasticsearch.
+
+    Two clocks, the same one in production: `clock` gives the lifecycle's `now` (delays, ttl,
+    staleness), and `ingest_clock` ends the windows, so it must be the clock ingest stamps
+    `event.ingested` with: the wall clock. Tests step `now` through hours while documents carry
+    real ingest times.
+    """
 
     def __init__(
         self,
@@ -99,7 +133,8 @@ class Watcher:
         es: Elasticsearch,
         notifier: Sender | None,
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = _wall_clock,
+        ingest_clock: Callable[[], datetime] = _wall_clock,
         dry_run: bool = False,
         since: float | None = None,
     ) -> None:
@@ -110,6 +145,7 @@ class Watcher:
         self.es = es
         self.notifier = notifier
         self.clock = clock
+        self.ingest_clock = ingest_clock
         self.dry_run = dry_run
         self.since = timedelta(seconds=self.watch.since if since is None else since)
         self.claim_timeout = timedelta(seconds=self.watch.claim_timeout)
@@ -130,7 +166,7 @@ class Watcher:
         while not stop.is_set():
             try:
                 log.info("watch cycle: %s", self.run_cycle().summary())
-            except (ApiError, TransportError) as exc:
+            except (ApiError, TransportError, IssueConflictError) as exc:
                 log.error("watch cycle failed, retrying in %gs: %s", wait, exc)
             stop.wait(wait)
 
@@ -145,19 +181,26 @@ class Watcher:
         return report
 
     def _evaluate(self, rule: RuleConfig, report: CycleReport, enricher: PoolInfo) -> None:
-        """Apply `rule`'s occurrences and resolutions in its window, then move its checkpoint."""
-        now, policy, index = report.now, self.policies[rule.name], self._indices[rule.producer]
-        checkpoint = self.store.checkpoint(rule.name)
+        """Apply `rule`'s occurrences and resolutions in its window, then move its checkpoint.
+
+        The window is ingest time up to `ingest_clock()`; within an issue, events are applied in
+        the order of their own `@timestamp`.
+        """
+        policy, index = self.policies[rule.name], self._indices[rule.producer]
+        end = self.ingest_clock()
         lag = timedelta(seconds=self.watch.lag)
-        start = now - self.since if checkpoint is None else min(checkpoint - lag, now)
-        report.windows[rule.name] = (start, now)
+        start = window_start(self.store.checkpoint(rule.name), end, lag=lag, since=self.since)
+        report.windows[rule.name] = (start, end)
         events: dict[str, list[tuple[Occurrence, bool]]] = defaultdict(list)
-        for doc in hits(self.es, index, rule_query(rule, start, now)):
+        for doc in hits(self.es, index, rule_query(rule, start, end)):
             if (seen := occurrence_of(rule, doc)) is not None:
-                seen = replace(seen, subject=enricher.enrich(seen.subject))
-                events[issue_id(rule.name, seen.subject.name)].append((seen, False))
+                key = issue_id(rule.name, seen.subject.name)
                 report.occurrences += 1
-        if (body := resolve_query(rule, start, now)) is not None:
+                with self._skipping(key, report):
+                    events[key].append(
+                        (replace(seen, subject=enricher.enrich(seen.subject)), False)
+                    )
+        if (body := resolve_query(rule, start, end)) is not None:
             for doc in hits(self.es, index, body):
                 if (fix := occurrence_of(rule, doc)) is not None:
                     events[issue_id(rule.name, fix.subject.name)].append((fix, True))
@@ -165,15 +208,29 @@ class Watcher:
         for key, found in events.items():
             # By time; at the same time the problem first, so its resolution is not lost.
             found.sort(key=lambda event: (event[0].at, event[1]))
-            self._write(key, _applying(found, policy), report)
-        self.store.put_checkpoint(rule.name, now)
+            with self._skipping(key, report):
+                self._write(key, _applying(found, policy), report)
+        self.store.put_checkpoint(rule.name, end)
+
+    @contextmanager
+    def _skipping(self, key: str, report: CycleReport) -> Iterator[None]:
+        """Skip (log and count) what fails inside for reasons of this one issue's own."""
+        try:
+            yield
+        except (ApiError, ValueError, KeyError, TypeError) as exc:
+            if not skippable(exc):
+                raise
+            reason = f"{type(exc).__name__}: {exc}"[:HISTORY_OUTPUT]
+            report.skipped.append((key, reason))
+            log.warning("skipped %s for this cycle: %s", key[:HISTORY_OUTPUT], reason)
 
     def _tick(self, report: CycleReport) -> None:
         """The clock-driven step of every issue whose rule is still configured."""
         for record in self.store.search():
             policy = self.policies.get(record.issue.rule)
             if policy is not None:
-                self._write(record.issue.id, _ticking(policy, report.now), report)
+                with self._skipping(record.issue.id, report):
+                    self._write(record.issue.id, _ticking(policy, report.now), report)
 
     def _write(
         self,
@@ -197,14 +254,18 @@ class Watcher:
             policy = self.policies.get(issue.rule)
             return policy is not None and needs_notification(issue, policy, now)
 
-        claimed = [c for r in records if due(r.issue) if (c := self._claim(r, due, now))]
+        claimed = [c for r in records if due(r.issue) if (c := self._claim(r, due, now, report))]
         if not claimed:
             return
         claimed += [
-            c for r in records if rides_along(r.issue) if (c := self._claim(r, rides_along, now))
+            c
+            for r in records
+            if rides_along(r.issue)
+            if (c := self._claim(r, rides_along, now, report))
         ]
         for record in claimed:
-            self._act(record, report)
+            with self._skipping(record.issue.id, report):
+                self._act(record, report)
         digest = build_digest(
             map(issue_row, (r.issue for r in claimed)),
             total=len(claimed),
@@ -222,16 +283,19 @@ class Watcher:
             report.error = str(exc)
             log.error("%s; the %d issues stay un-notified until it works", exc, len(claimed))
             for record in claimed:
-                self.store.update(record.issue.id, self._releasing)
+                with self._skipping(record.issue.id, report):
+                    self.store.update(record.issue.id, self._releasing)
             return
         for record in claimed:
-            self.store.update(record.issue.id, self._marking(record.issue.status, now))
+            with self._skipping(record.issue.id, report):
+                self.store.update(record.issue.id, self._marking(record.issue.status, now))
             report.notified.append(record.issue.id)
 
     def _claim(
-        self, record: Record, wanted: Callable[[Issue], bool], now: datetime
+        self, record: Record, wanted: Callable[[Issue], bool], now: datetime, report: CycleReport
     ) -> Record | None:
-        """`record` claimed by this watcher, or None if it no longer needs it or another has it."""
+        """`record` claimed by this watcher, or None if it no longer needs it or another has it
+        (or the claim could not be written: the issue is then skipped)."""
         if record.claimed_by_other(self.token, now):
             return None
         until = now + self.claim_timeout
@@ -243,7 +307,9 @@ class Watcher:
                 return None
             return replace(current, claim_token=self.token, claim_until=until)
 
-        won = self.store.update(record.issue.id, take)
+        won = None
+        with self._skipping(record.issue.id, report):
+            won = self.store.update(record.issue.id, take)
         return won if won is not None and won.claim_token == self.token else None
 
     def _releasing(self, current: Record | None) -> Record | None:

@@ -211,9 +211,30 @@ class Issue:
         )
 
 
+ID_MAX_BYTES = 256
+"""The most bytes of an issue id kept as `<rule>:<subject>`; longer ones are shortened."""
+
+ID_HASH_CHARS = 32
+"""Hex digits of the hash a shortened id ends with (128 bits of BLAKE2b)."""
+
+
 def issue_id(rule: str, subject: str) -> str:
-    """The id of `rule`'s issue about `subject`, unambiguous as rule names have no `:`."""
-    return f"{rule}:{subject}"
+    """The id of `rule`'s issue about `subject`: `<rule>:<subject>`, bounded in length.
+
+    Unambiguous, as rule names have no `:`. Elasticsearch refuses an `_id` over 512 bytes, and
+    a request line over 4 KB (ids travel percent-encoded in the URL, up to 3 bytes a byte), so
+    an id over `ID_MAX_BYTES` keeps its first `ID_MAX_BYTES` (a readable prefix, cut between
+    characters) followed by `~` and a hash of all of it; the full subject stays in the document.
+    A shortened id is longer than `ID_MAX_BYTES` (at least 286 bytes, at most 289), so it can
+    never equal a plain one.
+    """
+    plain = f"{rule}:{subject}"
+    encoded = plain.encode(errors="surrogatepass")
+    if len(encoded) <= ID_MAX_BYTES:
+        return plain
+    digest = hashlib.blake2b(encoded, digest_size=ID_HASH_CHARS // 2).hexdigest()
+    prefix = encoded[:ID_MAX_BYTES].decode(errors="ignore")
+    return f"{prefix}~{digest}"
 
 
 @dataclass(frozen=True)
@@ -285,7 +306,9 @@ def tick(issue: Issue, policy: RulePolicy, now: datetime) -> Issue | Deleted:
     oddity issues resolve `ttl` after `last_seen`; resolved ones are finalized after
     `finalize_after`, and finalized ones deleted after `delete_after`. Stale issues wait for a
     person or their resolving signature; a permanent rule's issues never move. One step per call,
-    so that each status can be notified before the next replaces it.
+    so that each status can be notified before the next replaces it, and a resolution still to
+    be mailed is not finalized: a late signature (`resolved_at` is its line's time, which may be
+    long past) or a mail server down for a day must not swallow it.
     """
     if policy.status_class == "permanent":
         return issue
@@ -295,7 +318,12 @@ def tick(issue: Issue, policy: RulePolicy, now: datetime) -> Issue | Deleted:
     if status in ("temporary", "oddity") and now - issue.last_seen >= policy.ttl:
         return _transition(issue, "resolved", now, f"not seen for {_span(policy.ttl)}")
     resolved_at, finalized_at = issue.resolved_at, issue.finalized_at
-    if status == "resolved" and resolved_at and now - resolved_at >= policy.finalize_after:
+    if (
+        status == "resolved"
+        and resolved_at
+        and now - resolved_at >= policy.finalize_after
+        and not needs_notification(issue, policy, now)
+    ):
         return _transition(issue, "finalized", now, f"resolved for {_span(policy.finalize_after)}")
     if status == "finalized" and finalized_at and now - finalized_at >= policy.delete_after:
         return Deleted(issue)

@@ -88,6 +88,11 @@ watch:
 {clocks}"""
 
 
+def rules(text: str) -> str:
+    """Inline `watch.rules`, appended after the example rule pack of `rules_dir`."""
+    return "  rules:\n" + "".join(f"    {line}\n" for line in text.strip().splitlines())
+
+
 def watcher(site: Site, **options: Any) -> Watcher:
     assert site.config.notifications is not None
     return Watcher(site.config, site.es, Notifier(site.config.notifications), **options)

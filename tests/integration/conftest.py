@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,3 +36,20 @@ def watched(
     made = make_site(tmp_path, es, kafka_bootstrap, es_url, watch_section(mailbox[1]))
     yield made
     remove_site(made)
+
+
+@pytest.fixture
+def sites(
+    tmp_path: Path, es: Elasticsearch, kafka_bootstrap: str, es_url: str
+) -> Iterator[Callable[[str], Site]]:
+    """Sites with the config section given, each removed after the test."""
+    made: list[Site] = []
+
+    def make(section: str) -> Site:
+        site = make_site(tmp_path, es, kafka_bootstrap, es_url, section)
+        made.append(site)
+        return site
+
+    yield make
+    for site in made:
+        remove_site(site)

@@ -20,17 +20,17 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from elasticsearch import Elasticsearch
 
 from esbridge.cli import main
 from esbridge.simulate import generate, generate_incidents
-from tests.helpers.sites import Site, make_site, remove_site
+from tests.helpers.sites import Site
 from tests.helpers.watching import (
     T0,
     Mailbox,
     feed,
     issues,
     log_line,
+    rules,
     seconds,
     snapshot,
     watch_section,
@@ -43,29 +43,10 @@ POOL = "dcache-xfel497-01"
 DISABLED = "Pool mode changed to disabled(): Operator intervention"
 
 
-@pytest.fixture
-def sites(tmp_path: Path, es: Elasticsearch, kafka_bootstrap: str, es_url: str) -> Iterator[Any]:
-    made: list[Site] = []
-
-    def make(section: str) -> Site:
-        site = make_site(tmp_path, es, kafka_bootstrap, es_url, section)
-        made.append(site)
-        return site
-
-    yield make
-    for site in made:
-        remove_site(site)
-
-
 def cli(site: Site, *args: str) -> str:
     result = CliRunner().invoke(main, [*args, "-c", str(site.config_path)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output
-
-
-def rules(text: str) -> str:
-    """Inline `watch.rules`, appended after the example rule pack of `rules_dir`."""
-    return "  rules:\n" + "".join(f"    {line}\n" for line in text.strip().splitlines())
 
 
 # 1. The simulator's incidents ------------------------------------------------------------
@@ -288,14 +269,9 @@ def test_a_rule_action_runs_once_is_recorded_and_is_rate_limited(
     assert len(entries) == 1 and "exit 0" in entries[0]["reason"]
 
     out.unlink()
-    feed(
-        site,
-        [
-            log_line(T0 + seconds(80), POOL, "Pool mode changed to enabled"),
-            log_line(T0 + seconds(200), POOL, corrupt),
-        ],
-    )
+    feed(site, [log_line(T0 + seconds(80), POOL, "Pool mode changed to enabled")])
     run.run_cycle(T0 + seconds(90))
+    feed(site, [log_line(T0 + seconds(200), POOL, corrupt)])
     again = run.run_cycle(T0 + seconds(300))
     assert key in again.notified, "re-opened and mailed again"
     assert [(k, r.ran) for k, r in again.actions] == [(key, False)]

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta, timezone
+from urllib.parse import quote
 
 import pytest
 
 from esbridge.config.watch import StatusClass
 from esbridge.watch.lifecycle import (
     HISTORY_MAX,
+    ID_MAX_BYTES,
     RECENT_KEYS,
     Deleted,
     Issue,
     Occurrence,
     Subject,
+    issue_id,
     mark_notified,
     needs_notification,
     observe,
@@ -301,6 +305,18 @@ def test_a_resolved_issue_is_finalized_after_finalize_after() -> None:
     assert finalized.resolved_at == at(minutes=2)
 
 
+def test_a_resolution_still_to_be_mailed_is_not_finalized() -> None:
+    """A late signature: the pool was enabled long ago, but the watcher learns it only now."""
+    mailed = mark_notified(opened(), at(minutes=10))
+    late = resolve(mailed, at(minutes=20), ENABLED)
+    now = at(days=3)
+
+    assert needs_notification(late, policy(), now)
+    assert stepped(late, "normal", now) == late
+    finalized = stepped(mark_notified(late, now), "normal", now)
+    assert finalized.status == "finalized"
+
+
 def test_a_finalized_issue_is_deleted_after_delete_after() -> None:
     finalized = stepped(resolve(opened(), T0, ENABLED), "normal", at(days=1))
 
@@ -495,7 +511,7 @@ def rich_issue() -> Issue:
     issue = observe(None, seen(at(microseconds=123456), OPERATOR, subject), policy())
     issue = observe(issue, seen(at(minutes=1), "again", subject), policy())
     issue = mark_notified(issue, at(minutes=10))
-    issue = resolve(issue, at(minutes=20), ENABLED)
+    issue = mark_notified(resolve(issue, at(minutes=20), ENABLED), at(minutes=21))
     issue = stepped(issue, "normal", at(days=2))
     return set_status(issue, "stale", "alice", at(days=2, hours=1))
 
@@ -561,3 +577,53 @@ def test_a_document_with_an_unknown_status_is_rejected() -> None:
 
     with pytest.raises(ValueError, match="unknown status"):
         Issue.from_doc(doc)
+
+
+# --- ids --------------------------------------------------------------------------------------
+
+
+def test_an_id_is_the_rule_and_the_subject_while_it_is_short() -> None:
+    assert issue_id("pool-disabled", "dcache-xfel497-01") == "pool-disabled:dcache-xfel497-01"
+    exact = "p" * (ID_MAX_BYTES - len("pool-disabled:"))
+    assert issue_id("pool-disabled", exact) == f"pool-disabled:{exact}"
+
+
+@pytest.mark.parametrize("size", [ID_MAX_BYTES - len("pool-disabled:") + 1, 600, 10 * 1024])
+def test_a_long_subject_gives_a_bounded_id_with_a_readable_prefix(size: int) -> None:
+    subject = "dcache-" + "x" * (size - len("dcache-"))
+
+    key = issue_id("pool-disabled", subject)
+
+    assert ID_MAX_BYTES < len(key.encode()) < 512, "Elasticsearch's _id limit"
+    assert len(quote(key, safe="").encode()) < 1024, "percent-encoded, far below the 4 KB line"
+    head, digest = key.rsplit("~", 1)
+    assert f"pool-disabled:{subject}".startswith(head)
+    assert len(head.encode()) == ID_MAX_BYTES
+    assert re.fullmatch("[0-9a-f]{32}", digest)
+    assert issue_id("pool-disabled", subject) == key, "the same subject, the same issue"
+
+
+def test_long_subjects_differing_only_at_their_end_are_different_issues() -> None:
+    base = "p" * 10_000
+
+    keys = {issue_id("pool-disabled", base + end) for end in ("a", "b", "ab", "")}
+
+    assert len(keys) == 4
+
+
+def test_a_long_subject_is_cut_between_characters() -> None:
+    subject = "ü" * 600  # two bytes each: the cut may fall inside one
+
+    for rule in ("a", "ab"):
+        key = issue_id(rule, subject)
+        head = key.rsplit("~", 1)[0]
+        assert head == f"{rule}:" + "ü" * ((ID_MAX_BYTES - len(rule) - 1) // 2)
+        assert len(key.encode()) > ID_MAX_BYTES, "never the length of a plain id"
+
+
+def test_the_document_keeps_the_whole_long_subject() -> None:
+    subject = Subject("x" * 10_000, "x" * 10_000)
+    issue = observe(None, seen(T0, OPERATOR, subject), policy())
+
+    assert issue.id == issue_id("pool-disabled", subject.name)
+    assert issue.to_doc()["subject"]["name"] == subject.name

@@ -17,7 +17,7 @@ from esbridge.transforms import PARSERS, ParseContext
 from esbridge.watch.lifecycle import Issue, Subject, needs_notification, observe, resolve
 from esbridge.watch.match import field_values, matches, occurrence_of, resolves, subject_of, words
 from esbridge.watch.policy import rule_policy
-from esbridge.watch.query import resolve_query, rule_query
+from esbridge.watch.query import resolve_query, rule_query, window_start
 from tests.helpers.paths import EXAMPLE_CONFIG as EXAMPLE
 
 BERLIN = ParseContext(producer="logs", log_timezone=ZoneInfo("Europe/Berlin"))
@@ -647,15 +647,26 @@ def test_a_subject_picks_up_pool_groups() -> None:
 
 START = datetime(2026, 10, 14, 8, 0, tzinfo=UTC)
 END = START + timedelta(minutes=1, microseconds=500)
+RANGE = {
+    "gte": "2026-10-14T08:00:00.000Z",
+    "lt": "2026-10-14T08:01:00.000Z",
+    "format": "strict_date_optional_time",
+}
 WINDOW = {
-    "range": {
-        "@timestamp": {
-            "gte": "2026-10-14T08:00:00.000Z",
-            "lt": "2026-10-14T08:01:00.000Z",
-            "format": "strict_date_optional_time",
-        }
+    "bool": {
+        "should": [
+            {"range": {"event.ingested": RANGE}},
+            {
+                "bool": {
+                    "must_not": [{"exists": {"field": "event.ingested"}}],
+                    "filter": [{"range": {"@timestamp": RANGE}}],
+                }
+            },
+        ],
+        "minimum_should_match": 1,
     }
 }
+"""Ingested in the window; a document without an ingest time, logged in it."""
 SOURCE = [
     "@timestamp",
     "message",
@@ -736,3 +747,21 @@ def test_the_source_holds_what_the_subject_needs(pack: dict[str, RuleConfig]) ->
 def test_query_windows_need_aware_times() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         rule_query(rule(), datetime(2026, 10, 14), END)
+
+
+def test_windows_follow_each_other_in_ingest_time_overlapping_by_the_lag() -> None:
+    lag, since = timedelta(minutes=2), timedelta(hours=1)
+    first = window_start(None, START, lag=lag, since=since)
+    later = START + timedelta(minutes=10)  # ten minutes of cycles without a new document
+
+    assert first == START - since
+    assert window_start(START, later, lag=lag, since=since) == START - lag
+    assert window_start(later, later, lag=lag, since=since) == later - lag
+
+
+def test_a_checkpoint_ahead_of_the_clock_gives_an_empty_window() -> None:
+    ahead = START + timedelta(hours=1)
+
+    start = window_start(ahead, START, lag=timedelta(minutes=2), since=timedelta(hours=1))
+
+    assert start == START
