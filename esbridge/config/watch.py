@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal, Self, get_args
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, model_validator
 
 from esbridge.argv import render_command
 from esbridge.config.base import Loc, LocatedError, Section
@@ -188,6 +188,10 @@ class ActionConfig(_Section):
     rate_limit: Annotated[float, BeforeValidator(parse_duration), Field(ge=0)] = 3600.0
     """At most one run per subject in this long, however often the issue changes; 0: no limit."""
     timeout: Seconds = 60.0
+    rerun_after_crash: StrictBool = False
+    """Whether a run whose watcher died before recording its end (so its outcome is unknown) is
+    repeated at the issue's next notification, ignoring `rate_limit` for it. Off by default: a
+    restart or a ticket done twice can be worse than once; the issue's history says either way."""
 
 
 _ONLY_FOR: dict[str, tuple[StatusClass, ...]] = {

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -30,13 +31,21 @@ from typing import Protocol
 from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
 
+from esbridge.argv import render_command
 from esbridge.config import Config
-from esbridge.config.watch import RuleConfig, WatchConfig
+from esbridge.config.watch import ActionConfig, RuleConfig, WatchConfig
 from esbridge.notify.digest import Digest, Row, build_digest
 from esbridge.notify.errors import NotifyError
-from esbridge.watch.actions import ActionResult, run_action
+from esbridge.watch.actions import (
+    ActionPlan,
+    ActionResult,
+    execute,
+    plan_action,
+    run_action,
+    settle_crash,
+    with_entries,
+)
 from esbridge.watch.lifecycle import (
-    HISTORY_MAX,
     Deleted,
     Issue,
     Occurrence,
@@ -153,6 +162,7 @@ class Watcher:
         """This watcher's claims; a restarted watcher is another one, so old claims must expire."""
         self.store = IssueStore(es, self.watch.issues_index, dry_run=dry_run)
         self.policies = {rule.name: rule_policy(self.watch, rule) for rule in self.watch.rules}
+        self._actions = {r.name: r.action for r in self.watch.rules if r.action is not None}
         self._indices = {p.name: p.index for p in config.producers}
         self._poolinfo = next((p.index for p in config.producers if p.parser == "poolinfo"), None)
 
@@ -230,7 +240,8 @@ class Watcher:
             policy = self.policies.get(record.issue.rule)
             if policy is not None:
                 with self._skipping(record.issue.id, report):
-                    self._write(record.issue.id, _ticking(policy, report.now), report)
+                    action = self._actions.get(record.issue.rule)
+                    self._write(record.issue.id, _ticking(policy, report.now, action), report)
 
     def _write(
         self,
@@ -329,37 +340,71 @@ class Watcher:
         return mark
 
     def _act(self, record: Record, report: CycleReport) -> None:
-        """Run the rule's action for a problem being reported; its outcome goes to the history."""
-        rule = next((r for r in self.watch.rules if r.name == record.issue.rule), None)
-        issue = record.issue
-        if rule is None or rule.action is None or issue.status not in ACTION_STATUSES:
-            return
-        subject = issue.subject
-        values = {
-            "subject": subject.name,
-            "pool": subject.pool or "",
-            "domain": subject.domain or "",
-            "host": subject.host or "",
-            "rule": issue.rule,
-            "type": issue.type,
-        }
-        now = report.now
-        result = run_action(
-            rule.action, values, dry_run=self.dry_run, now=now, last_run=record.action_at
-        )
-        report.actions.append((issue.id, result))
-        if not result.ran and result.reason and result.reason.startswith("rate limited"):
-            return
-        entry = Transition(now, issue.status, issue.status, _action_reason(result))
+        """Run the rule's action for a problem being reported, recording its start and its end.
 
-        def record_run(current: Record | None) -> Record | None:
+        The start is written before the command runs, with a conditional write that re-checks
+        this watcher's claim and the history (`plan_action`): of two watchers, only the one
+        whose start is stored runs it, and a start without an end (this watcher's predecessor
+        died during the run) is not run again unless the rule says so.
+        """
+        action = self._actions.get(record.issue.rule)
+        issue = record.issue
+        if action is None or issue.status not in ACTION_STATUSES:
+            return
+        argv = tuple(render_command(action.command, _placeholders(issue)))
+        now = report.now
+        if self.dry_run:
+            result = run_action(
+                action, _placeholders(issue), dry_run=True, now=now, last_run=record.action_at
+            )
+            report.actions.append((issue.id, result))
+            return
+        plan: ActionPlan | None = None
+
+        def begin(current: Record | None) -> Record | None:
+            nonlocal plan
+            plan = None
+            if current is None or current.claim_token != self.token:
+                return None
+            plan = plan_action(current.issue, action, argv, now=now, last_run=current.action_at)
+            if not plan.entries:
+                return None
+            started = with_entries(current.issue, plan.entries)
+            return replace(current, issue=started, action_at=now if plan.run else current.action_at)
+
+        self.store.update(issue.id, begin)
+        if plan is None:
+            return
+        if not plan.run:
+            report.actions.append((issue.id, ActionResult(False, plan.reason, None, "", argv)))
+            return
+        began = time.monotonic()
+        result = execute(argv, action.timeout)
+        report.actions.append((issue.id, result))
+        ended = now + timedelta(seconds=time.monotonic() - began)
+        entry = Transition(
+            ended, issue.status, issue.status, _action_reason(result), action="ended"
+        )
+
+        def end(current: Record | None) -> Record | None:
             if current is None:
                 return None
-            history = (*current.issue.history, entry)[-HISTORY_MAX:]
-            ran_at = now if result.ran else current.action_at
-            return replace(current, issue=replace(current.issue, history=history), action_at=ran_at)
+            return replace(current, issue=with_entries(current.issue, (entry,)))
 
-        self.store.update(issue.id, record_run)
+        self.store.update(issue.id, end)
+
+
+def _placeholders(issue: Issue) -> dict[str, str]:
+    """What an action's `{placeholders}` stand for, for `issue`."""
+    subject = issue.subject
+    return {
+        "subject": subject.name,
+        "pool": subject.pool or "",
+        "domain": subject.domain or "",
+        "host": subject.host or "",
+        "rule": issue.rule,
+        "type": issue.type,
+    }
 
 
 def _applying(
@@ -380,13 +425,18 @@ def _applying(
 
 
 def _ticking(
-    policy: RulePolicy, now: datetime
+    policy: RulePolicy, now: datetime, action: ActionConfig | None
 ) -> Callable[[Record | None], Record | Remove | None]:
+    """The clock's step, and the record of a run whose watcher died, whatever the status now."""
+
     def step(current: Record | None) -> Record | Remove | None:
         if current is None:
             return None
         moved = tick(current.issue, policy, now)
-        return REMOVE if isinstance(moved, Deleted) else replace(current, issue=moved)
+        if isinstance(moved, Deleted):
+            return REMOVE
+        settled = moved if action is None else settle_crash(moved, action, now)
+        return replace(current, issue=settled)
 
     return step
 

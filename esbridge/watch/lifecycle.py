@@ -40,6 +40,12 @@ Status = Literal[
 
 STATUSES: tuple[Status, ...] = get_args(Status)
 
+ActionEvent = Literal["started", "ended", "unknown"]
+"""What a history entry says about the rule's action: it started, it ended (the reason holds its
+outcome), or its outcome is unknown (it started and no end was ever recorded)."""
+
+ACTION_EVENTS: tuple[ActionEvent, ...] = get_args(ActionEvent)
+
 OPEN_STATUS: dict[StatusClass, Status] = {
     "normal": "unresolved",
     "temporary": "temporary",
@@ -92,13 +98,18 @@ class Occurrence:
 
 @dataclass(frozen=True)
 class Transition:
-    """One status change; `by` is the person who made it, None for the watcher."""
+    """One status change; `by` is the person who made it, None for the watcher.
+
+    An entry about the rule's action keeps the status (`from_status == to`) and says which
+    `action` event it records.
+    """
 
     at: datetime
     from_status: Status | None
     to: Status
     reason: str
     by: str | None = None
+    action: ActionEvent | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +176,7 @@ class Issue:
                     "to": t.to,
                     "reason": t.reason,
                     "by": t.by,
+                    "action": t.action,
                 }
                 for t in self.history
             ],
@@ -204,6 +216,7 @@ class Issue:
                     to=_status(t["to"]),
                     reason=t["reason"],
                     by=t.get("by"),
+                    action=_action_event(t.get("action")),
                 )
                 for t in doc.get("history") or ()
             ),
@@ -425,6 +438,15 @@ def _status(value: str) -> Status:
 
 def _status_or_none(value: str | None) -> Status | None:
     return None if value is None else _status(value)
+
+
+def _action_event(value: str | None) -> ActionEvent | None:
+    for event in ACTION_EVENTS:
+        if value == event:
+            return event
+    if value is None:
+        return None
+    raise ValueError(f"unknown action event {value!r}")
 
 
 def _status_class(value: str) -> StatusClass:

@@ -265,8 +265,9 @@ def test_a_rule_action_runs_once_is_recorded_and_is_rate_limited(
     assert key in first.notified
     assert [(k, r.ran, r.exit_code) for k, r in first.actions] == [(key, True, 0)]
     assert out.read_text() == POOL
-    entries = [h for h in issues(site)[key]["history"] if h["reason"].startswith("action ")]
-    assert len(entries) == 1 and "exit 0" in entries[0]["reason"]
+    entries = [h for h in issues(site)[key]["history"] if h["action"]]
+    assert [e["action"] for e in entries] == ["started", "ended"]
+    assert "exit 0" in entries[1]["reason"]
 
     out.unlink()
     feed(site, [log_line(T0 + seconds(80), POOL, "Pool mode changed to enabled")])
@@ -276,8 +277,8 @@ def test_a_rule_action_runs_once_is_recorded_and_is_rate_limited(
     assert key in again.notified, "re-opened and mailed again"
     assert [(k, r.ran) for k, r in again.actions] == [(key, False)]
     assert not out.exists(), "within rate_limit the action does not run again"
-    entries = [h for h in issues(site)[key]["history"] if h["reason"].startswith("action ")]
-    assert len(entries) == 1
+    entries = [h for h in issues(site)[key]["history"] if h["action"]]
+    assert len(entries) == 2
 
 
 # 5. The long-running watcher -------------------------------------------------------------

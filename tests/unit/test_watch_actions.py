@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +14,17 @@ import pytest
 
 from esbridge.argv import render_command
 from esbridge.stack import process
-from esbridge.watch.actions import OUTPUT_LIMIT, run_action
+from esbridge.watch.actions import (
+    END_GRACE,
+    OUTPUT_LIMIT,
+    execute,
+    plan_action,
+    run_action,
+    settle_crash,
+    with_entries,
+)
+from esbridge.watch.lifecycle import HISTORY_MAX, Issue, Occurrence, Subject, Transition, observe
+from esbridge.watch.policy import RulePolicy
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ECHO_ARGS = [sys.executable, "-c", "import sys; print(repr(sys.argv[1:]))"]
@@ -34,6 +46,7 @@ class Spec:
     command: tuple[str, ...]
     rate_limit: float = 0.0
     timeout: float = 10.0
+    rerun_after_crash: bool = False
 
 
 def test_placeholders_fill_inside_arguments_without_splitting() -> None:
@@ -210,3 +223,188 @@ def test_rate_limit_applies_before_dry_run() -> None:
 
     assert result.reason is not None
     assert result.reason.startswith("rate limited")
+
+
+# --- start and end in the history, and after a crash ------------------------------------------
+
+ARGV = ("restart-pool", "pool1")
+POLICY = RulePolicy(
+    rule="pool-disabled",
+    type="PoolDisabled",
+    status_class="normal",
+    notification_delay=timedelta(minutes=10),
+    stale_after=timedelta(days=7),
+    finalize_after=timedelta(days=1),
+    delete_after=timedelta(hours=1),
+    ttl=timedelta(hours=1),
+)
+OPENED = NOW - timedelta(hours=1)
+CRASH_SPEC = Spec(("restart-pool", "{pool}"), rate_limit=3600, timeout=60)
+OVERDUE = timedelta(seconds=60) + END_GRACE
+
+
+def issue(opened: datetime = OPENED) -> Issue:
+    pool = Subject("pool1", "pool1")
+    return observe(None, Occurrence(opened, "Pool mode changed to disabled()", pool), POLICY)
+
+
+def started(at: datetime, base: Issue | None = None) -> Issue:
+    plan = plan_action(base or issue(), CRASH_SPEC, ARGV, now=at, last_run=None)
+    assert plan.run
+    return with_entries(base or issue(), plan.entries)
+
+
+def ended(at: datetime, base: Issue) -> Issue:
+    return with_entries(base, (Transition(at, "unresolved", "unresolved", "x", action="ended"),))
+
+
+def test_a_run_starts_with_an_entry_in_the_history() -> None:
+    plan = plan_action(issue(), CRASH_SPEC, ARGV, now=NOW, last_run=None)
+
+    assert (plan.run, plan.reason) == (True, None)
+    assert [(e.at, e.action, e.reason) for e in plan.entries] == [
+        (NOW, "started", "action restart-pool pool1: started")
+    ]
+
+
+def test_a_run_that_ended_is_followed_by_the_rate_limit_only() -> None:
+    done = ended(NOW + timedelta(seconds=5), started(NOW))
+
+    soon = plan_action(done, CRASH_SPEC, ARGV, now=NOW + timedelta(minutes=5), last_run=NOW)
+    later = plan_action(done, CRASH_SPEC, ARGV, now=NOW + timedelta(hours=1), last_run=NOW)
+
+    assert (soon.run, soon.entries) == (False, ())
+    assert soon.reason is not None and soon.reason.startswith("rate limited")
+    assert later.run
+
+
+def test_a_start_without_an_end_within_its_timeout_is_left_to_its_watcher() -> None:
+    running = started(NOW)
+    limit_off = replace(CRASH_SPEC, rate_limit=0)
+
+    plan = plan_action(
+        running, limit_off, ARGV, now=NOW + OVERDUE - timedelta(seconds=1), last_run=NOW
+    )
+
+    assert (plan.run, plan.entries) == (False, ())
+    assert plan.reason == "started at 2025-03-01T12:00:00.000Z, may still be running"
+    assert settle_crash(running, limit_off, NOW + OVERDUE - timedelta(seconds=1)) == running
+
+
+def test_a_start_without_an_end_past_its_timeout_is_an_unknown_outcome_not_repeated() -> None:
+    crashed = started(NOW)
+    later = NOW + OVERDUE
+    limit_off = replace(CRASH_SPEC, rate_limit=0)
+
+    plan = plan_action(crashed, limit_off, ARGV, now=later, last_run=NOW)
+
+    assert not plan.run
+    assert plan.reason == (
+        "the run started at 2025-03-01T12:00:00.000Z has an unknown outcome; not repeated "
+        "(action.rerun_after_crash: false)"
+    )
+    [note] = plan.entries
+    assert (note.at, note.action, note.from_status, note.to) == (
+        later,
+        "unknown",
+        "unresolved",
+        "unresolved",
+    )
+    assert note.reason.startswith("action started at 2025-03-01T12:00:00.000Z: outcome unknown")
+    assert "not repeated automatically (action.rerun_after_crash: false)" in note.reason
+
+
+def test_an_unknown_outcome_is_recorded_once_and_keeps_blocking_in_its_episode() -> None:
+    settled = settle_crash(started(NOW), CRASH_SPEC, NOW + OVERDUE)
+
+    assert settle_crash(settled, CRASH_SPEC, NOW + OVERDUE * 2) == settled
+    plan = plan_action(settled, CRASH_SPEC, ARGV, now=NOW + timedelta(days=2), last_run=NOW)
+    assert (plan.run, plan.entries) == (False, ())
+    assert plan.reason is not None and "unknown outcome" in plan.reason
+
+
+def test_rerun_after_crash_runs_again_despite_the_rate_limit() -> None:
+    rerun = replace(CRASH_SPEC, rerun_after_crash=True)
+    later = NOW + OVERDUE
+
+    plan = plan_action(started(NOW), rerun, ARGV, now=later, last_run=NOW)
+
+    assert plan.run
+    assert [e.action for e in plan.entries] == ["unknown", "started"]
+    assert "repeated at its next notification (action.rerun_after_crash: true)" in (
+        plan.entries[0].reason
+    )
+
+
+def test_a_new_episode_runs_again_after_an_unknown_outcome() -> None:
+    settled = settle_crash(started(NOW), CRASH_SPEC, NOW + OVERDUE)
+    reopened = replace(settled, opened_at=NOW + timedelta(hours=2))
+
+    plan = plan_action(reopened, CRASH_SPEC, ARGV, now=NOW + timedelta(hours=3), last_run=NOW)
+
+    assert plan.run
+    assert [e.action for e in plan.entries] == ["started"]
+
+
+def test_a_crash_is_recorded_in_a_full_history_too() -> None:
+    busy = with_entries(
+        issue(),
+        [Transition(OPENED, "unresolved", "unresolved", f"note {n}") for n in range(HISTORY_MAX)],
+    )
+
+    plan = plan_action(started(NOW, busy), CRASH_SPEC, ARGV, now=NOW + OVERDUE, last_run=NOW)
+
+    assert [e.action for e in plan.entries] == ["unknown"]
+    assert not plan.run
+
+
+def test_the_action_events_survive_the_document() -> None:
+    settled = settle_crash(started(NOW), CRASH_SPEC, NOW + OVERDUE)
+
+    assert Issue.from_doc(settled.to_doc()) == settled
+    assert [t["action"] for t in settled.to_doc()["history"]] == [None, "started", "unknown"]
+
+
+# --- the run dies with its watcher ------------------------------------------------------------
+
+STAND_IN = """
+import sys
+from esbridge.watch.actions import execute
+execute(tuple(sys.argv[1:]), 60.0)
+"""
+"""A watcher in miniature: runs one action and is killed during it."""
+
+
+def test_a_killed_watcher_takes_its_action_and_what_it_started_with_it(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    script = (
+        "import subprocess, sys, time; "
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        f"open({str(pids)!r}, 'w').write(f'{{__import__(\"os\").getpid()}} {{child.pid}}'); "
+        "time.sleep(60)"
+    )
+    watcher = subprocess.Popen([sys.executable, "-c", STAND_IN, sys.executable, "-c", script])
+    try:
+        for _ in range(400):
+            if pids.exists() and len(pids.read_text().split()) == 2:
+                break
+            time.sleep(0.05)
+        action, grandchild = map(int, pids.read_text().split())
+        assert process.alive(action) and process.alive(grandchild)
+    finally:
+        watcher.kill()
+        watcher.wait()
+    for _ in range(100):  # SIGKILLed at once by the supervisor; only reaping by init may lag
+        if not process.alive(action) and not process.alive(grandchild):
+            break
+        time.sleep(0.05)
+    assert not process.alive(action)
+    assert not process.alive(grandchild)
+
+
+def test_an_action_killed_by_a_signal_is_reported_as_such() -> None:
+    script = "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"
+
+    result = execute((sys.executable, "-c", script), 10.0)
+
+    assert (result.ran, result.exit_code) == (True, -signal.SIGTERM)

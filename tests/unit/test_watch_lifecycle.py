@@ -560,6 +560,7 @@ def test_the_document_has_the_issues_index_fields_with_utc_times() -> None:
         "to": "stale",
         "reason": "set by alice",
         "by": "alice",
+        "action": None,
     }
 
 

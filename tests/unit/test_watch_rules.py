@@ -374,6 +374,20 @@ def test_an_action_takes_placeholders_and_literal_braces(site: Path) -> None:
         0.0,
         60.0,
     )
+    assert action.rerun_after_crash is False, "a run of unknown outcome is not repeated"
+
+
+def test_rerun_after_crash_is_a_boolean(site: Path) -> None:
+    write_rules(site, RULE + "  action: {command: [notify], rerun_after_crash: true}\n")
+    watch = load_config(site, {}).watch
+    assert watch is not None and watch.rules[0].action is not None
+    assert watch.rules[0].action.rerun_after_crash is True
+
+    rules = write_rules(site, RULE + "  action: {command: [notify], rerun_after_crash: 'once'}\n")
+
+    error = load_error(site)
+    assert error.startswith(f"{rules}:")
+    assert "[0].action.rerun_after_crash: " in error
 
 
 # --- the dCache pack on real lines ------------------------------------------------------------
