@@ -224,23 +224,23 @@ def test_kafka_python_failures_are_read_off_its_log_records() -> None:
     assert failure_kind(KafkaTimeoutError("Unable to bootstrap")) is None  # a consequence
 
 
-def test_a_broker_that_answered_then_closed_is_not_called_unreachable() -> None:
+def test_a_broker_closing_the_connection_is_not_called_unreachable() -> None:
     """kafka-python 3.0 may see a refused SCRAM login only as "socket disconnected"."""
     watch = ConnectionWatch(SASL, FakeClock())
     handler = ClientErrors(watch)
-
-    class Connection:
-        broker_version = (4, 1)  # it answered ApiVersions: a Kafka broker is there
-
     lost = KafkaConnectionError("socket disconnected")
-    handler.emit(record("kafka.net.connection", "%s: Connection lost: %s", Connection(), lost))
+    refused = KafkaConnectionError("111 ECONNREFUSED")
 
-    assert watch.kind == "closed"
-    assert str(watch.give_up("")) == (
+    handler.emit(record("kafka.net.connection", "%s: Connection lost: %s", "<conn>", lost))
+    message = str(watch.give_up(""))
+    handler.emit(record("kafka.net.connection", "%s: Connection lost: %s", "<conn>", refused))
+
+    assert message == (
         "no Kafka broker of k1:9092,k2:9092 let esbridge in (SASL_PLAINTEXT SCRAM-SHA-512 as "
         "user esbridge; each closed the connection, as brokers do on a wrong password or "
         "protocol) for 60s: KafkaConnectionError: socket disconnected"
     )
+    assert watch.kind == "unreachable"  # then it went away: the latest of equal rank wins
 
 
 # --- one mapping of kafka: onto each client ---------------------------------------------------

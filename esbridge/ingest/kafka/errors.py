@@ -24,9 +24,10 @@ log = logging.getLogger("esbridge.source")
 FailureKind = Literal["login", "tls", "closed", "unreachable"]
 """Refused credentials; no TLS handshake; a broker that answered, then closed the connection
 (kafka-python may see a refused login only so); no broker answering at all."""
-RANK: dict[FailureKind, int] = {"unreachable": 0, "closed": 1, "tls": 2, "login": 3}
+RANK: dict[FailureKind, int] = {"unreachable": 0, "closed": 0, "tls": 1, "login": 2}
 """The most telling failure of a stretch is the one reported: a refused login is usually
-followed by "all brokers are down", which must not hide it."""
+followed by "all brokers are down", which must not hide it. Of equal rank the latest wins: a
+broker that closed the connection and is now refusing connections has gone away."""
 
 REPORT_AFTER = 5.0
 """Seconds of failure without contact before the one-line error is logged: a broker closing an

@@ -44,18 +44,21 @@ def consumer_settings(config: KafkaConfig, max_poll_records: int) -> dict[str, A
     }
 
 
-def failure_kind(error: BaseException, *, answered: bool = False) -> FailureKind | None:
-    """What `error` means; `answered`: the peer had spoken Kafka on that connection.
+def failure_kind(error: BaseException) -> FailureKind | None:
+    """What `error` means.
 
     kafka-python 3.0 may read the broker's close after a refused login before its answer, and
-    report only "socket disconnected": from a broker that answered, that is "closed".
+    report only "socket disconnected" (its text for a connection the peer closed): "closed",
+    not "unreachable", which is for connections that cannot be made at all.
     """
     if isinstance(error, SaslAuthenticationFailedError | UnsupportedSaslMechanismError):
         return "login"
     if isinstance(error, ssl.SSLError):
         return "tls"
+    if isinstance(error, KafkaConnectionError) and "disconnected" in str(error):
+        return "closed"
     if isinstance(error, KafkaConnectionError | ConnectionError):
-        return "closed" if answered else "unreachable"
+        return "unreachable"
     return None
 
 
@@ -69,9 +72,8 @@ class ClientErrors(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         args = record.args if isinstance(record.args, tuple) else ()
-        answered = any(getattr(arg, "broker_version", None) is not None for arg in args)
         for arg in args:
-            kind = failure_kind(arg, answered=answered) if isinstance(arg, BaseException) else None
+            kind = failure_kind(arg) if isinstance(arg, BaseException) else None
             if kind is not None:
                 self.watch.failed(kind, str(arg))
                 return
