@@ -1,18 +1,23 @@
 """`esbridge ingest` that cannot get into Kafka ends, with both backends: a wrong password on
 the real SASL/SCRAM listener, and a bootstrap nobody listens on. Before, the confluent backend
 ran for ever logging the refusal three times a second, and kafka-python died with a traceback.
+A broker that is back before `kafka.connect_timeout` is carried on with.
 """
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from esbridge.stack import process
+from esbridge.stack.kafka import KafkaNode
 from tests.conftest import SaslKafka
 
 BACKENDS = ["confluent", "kafka-python"]
@@ -94,3 +99,40 @@ def test_an_unreachable_bootstrap_ends_ingest_with_exit_1_and_one_clear_line(
     assert f"no Kafka broker of {closed} answered (PLAINTEXT) for {CONNECT_TIMEOUT}s: " in final
     refused = [line for line in output.splitlines() if "refused" in line.lower()]
     assert len(refused) <= 6, "the clients' repeated errors must be rate-limited:\n" + output
+
+
+@pytest.fixture(scope="module")
+def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaNode]:
+    """A broker of this module's own, so stopping it does not disturb the other tests."""
+    node = KafkaNode(tmp_path_factory.mktemp("own-kafka"), process.free_port(), process.free_port())
+    pid = node.start()
+    node.wait_healthy(pid, time.monotonic() + 120)
+    yield node
+    process.stop_group(node.pid() or pid)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_broker_back_within_the_connect_timeout_does_not_end_ingest(
+    tmp_path: Path, own_kafka: KafkaNode, es_url: str, backend: str
+) -> None:
+    timeout = 30
+    config = write_config(
+        tmp_path, f"  bootstrap: {own_kafka.bootstrap}\n  backend: {backend}", es_url
+    )
+    config.write_text(config.read_text().replace(f"{CONNECT_TIMEOUT}s", f"{timeout}s"))
+    command = [sys.executable, "-m", "esbridge", "ingest", "-c", str(config)]
+    ingest = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(8)  # in its group
+        process.stop_group(own_kafka.pid() or 0)
+        stopped = time.monotonic()
+        time.sleep(8)  # down long enough for the one-line error (ingest/kafka/errors.py)
+        own_kafka.wait_healthy(own_kafka.start(), time.monotonic() + 120)
+        time.sleep(max(0.0, stopped + timeout + 5 - time.monotonic()))  # past the timeout
+
+        assert ingest.poll() is None, "ingest gave up although the broker came back"
+    finally:
+        ingest.send_signal(signal.SIGTERM)
+        output, _ = ingest.communicate(timeout=60)
+    assert ingest.returncode == 0, output[-3000:]
+    assert "answers again" in output, output[-3000:]
