@@ -1,4 +1,4 @@
-"""`esbridge stack`: the local Kafka broker and Elasticsearch node for demos and tests."""
+"""`esbridge stack`: the local Kafka broker and search node (Elasticsearch or OpenSearch)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from esbridge.stack.engines import DEFAULT_ENGINE, engines
 from esbridge.stack.manager import Stack, StackOptions
 
 dir_option = click.option(
@@ -20,17 +21,27 @@ dir_option = click.option(
 
 @click.group()
 def stack() -> None:
-    """Local Kafka + Elasticsearch on loopback.
+    """Local Kafka + Elasticsearch (or OpenSearch) on loopback.
 
-    A single-node Apache Kafka (KRaft) and Elasticsearch, fetched once from Maven Central.
+    A single-node Apache Kafka (KRaft) and search node, fetched once from Maven Central.
     """
 
 
 @stack.command()
 @dir_option
 @click.option("--kafka-port", type=int, help="Kafka listener port; 0 picks a free one [9092].")
-@click.option("--es-port", type=int, help="Elasticsearch HTTP port; 0 picks a free one [9200].")
-@click.option("--secure", is_flag=True, help="Elasticsearch with TLS and the `elastic` user.")
+@click.option("--es-port", type=int, help="The search node's HTTP port; 0 picks a free one [9200].")
+@click.option(
+    "--engine",
+    metavar="NAME[:VERSION]",
+    help=f"Search engine: {', '.join(engines())}, each at the version engines.lock pins "
+    f"unless :VERSION says otherwise [default: the stack's own, or {DEFAULT_ENGINE}].",
+)
+@click.option(
+    "--secure",
+    is_flag=True,
+    help="Elasticsearch with TLS and the `elastic` user (not for OpenSearch's test zips).",
+)
 @click.option(
     "--kafka-sasl",
     is_flag=True,
@@ -47,6 +58,7 @@ def up(
     directory: Path | None,
     kafka_port: int | None,
     es_port: int | None,
+    engine: str | None,
     secure: bool,
     kafka_sasl: bool,
     restart: bool,
@@ -55,9 +67,9 @@ def up(
     """Start both servers; return when both are healthy.
 
     A stack that is already running is left as it is (its endpoints are printed) unless
-    --restart is given.
+    --restart is given; asked for another engine, it is left alone with an error.
     """
-    options = StackOptions(directory, kafka_port, es_port, secure, kafka_sasl, restart)
+    options = StackOptions(directory, kafka_port, es_port, secure, kafka_sasl, restart, engine)
     stack = Stack(options)
     info = stack.up()
     if as_json:
@@ -73,7 +85,8 @@ def up(
             f"user {kafka.sasl_username}, password {kafka.sasl_password}"
         )
     es = info.elasticsearch
-    click.echo(f"elasticsearch  {es.url}  (Elasticsearch {es.version})")
+    product = engines()[es.engine].product
+    click.echo(f"{es.distribution:<13}  {es.url}  ({product} {es.version})")
     if es.password:
         click.echo(f"               user elastic, password {es.password}, CA {es.ca}")
     click.echo(f"export ESBRIDGE_KAFKA_BOOTSTRAP={kafka.bootstrap} ESBRIDGE_ES_URL={es.url}")
@@ -102,6 +115,6 @@ def status(directory: Path | None, as_json: bool) -> None:
         k_state = "healthy" if kafka["healthy"] else ("running" if kafka["pid"] else "stopped")
         click.echo(f"kafka          {kafka['bootstrap']}  {kafka['version']}  {k_state}")
         e_state = es["health"] or ("running" if es["pid"] else "stopped")
-        click.echo(f"elasticsearch  {es['url']}  {es['version']}  {e_state}")
+        click.echo(f"{es['distribution']:<13}  {es['url']}  {es['version']}  {e_state}")
     up_ok = kafka is not None and kafka["healthy"] and es["health"] in ("green", "yellow")
     sys.exit(0 if up_ok else 1)

@@ -1,4 +1,9 @@
-"""`esbridge stack up | down | status`: both servers, their ports and their state file."""
+"""`esbridge stack up | down | status`: both servers, their ports and their state file.
+
+The search node is one of the engines of `engines.lock` (Elasticsearch 9 unless `--engine`
+says otherwise); which one runs is remembered in the state file, so that `down` and `status`
+find it whatever the next command is given.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from esbridge.errors import UsageError
 from esbridge.stack import process
-from esbridge.stack.artifacts import ES_VERSION, KAFKA_VERSION
+from esbridge.stack.artifacts import KAFKA_VERSION
 from esbridge.stack.elasticsearch import EsNode, traversable_by_others
+from esbridge.stack.engines import (
+    DEFAULT_ENGINE,
+    Distribution,
+    Engine,
+    EngineError,
+    engines,
+    resolve,
+)
 from esbridge.stack.kafka import KafkaNode, SaslListener, ServerStartError
+from esbridge.stack.nodes import make_node
+from esbridge.stack.opensearch import no_security
 from esbridge.stack.paths import default_stack_dir
 
 DEFAULT_KAFKA_PORT = 9092
@@ -33,6 +49,8 @@ class StackOptions:
     """A second Kafka listener, SASL_PLAINTEXT with SCRAM-SHA-512, beside the PLAINTEXT one."""
     restart: bool = False
     """Restart servers that are running; without it `up` leaves a running stack alone."""
+    engine: str | None = None
+    """`NAME` or `NAME:VERSION` of engines.lock; None keeps the stack's own (or the default)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,9 @@ class KafkaInfo:
 class ElasticsearchInfo:
     url: str
     version: str
+    distribution: Distribution
+    engine: str
+    """The engine's name in engines.lock, e.g. `opensearch-3`."""
     username: str | None = None
     password: str | None = None
     ca: str | None = None
@@ -80,6 +101,9 @@ class State:
     password: str | None = None
     kafka_sasl_port: int = 0
     kafka_sasl_password: str | None = None
+    engine: str = ""
+    """The search engine's `NAME:VERSION`; empty in a state file from before engines, which
+    always ran Elasticsearch 9."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -100,18 +124,32 @@ class Stack:
         self.state_file.write_text(json.dumps(asdict(state), indent=2) + "\n")
         self.state_file.chmod(0o600)
 
-    def es_root(self) -> Path:
-        """Under root, Elasticsearch's folders must be reachable by its unprivileged user."""
-        preferred = self.directory / "elasticsearch"
+    def es_root(self, engine: Engine | None = None) -> Path:
+        """The search node's folder, one per engine, so that no engine reads another's data.
+
+        Under root it must be reachable by the node's unprivileged user.
+        """
+        folder = node_folder(engine or resolve(self.options.engine or DEFAULT_ENGINE))
         if os.geteuid() != 0 or traversable_by_others(self.directory):
-            return preferred
+            return self.directory / folder
         digest = hashlib.sha256(str(self.directory).encode()).hexdigest()[:12]
-        return Path("/var/lib/esbridge") / f"stack-{digest}" / "elasticsearch"
+        return Path("/var/lib/esbridge") / f"stack-{digest}" / folder
+
+    def engine(self, state: State | None) -> Engine:
+        """The engine asked for, else the one `state` ran, else Elasticsearch 9."""
+        return resolve(self.options.engine or (state.engine if state else "") or DEFAULT_ENGINE)
 
     def plan(self) -> State:
+        """The state `up` starts from: the options given, and what the last `up` chose for
+        what they leave open. The node's folder and `--secure` are remembered per engine: an
+        engine switched to starts with the options given."""
         previous = self.load_state() or State()
-        secure = self.options.secure or bool(previous.password)
+        engine = self.engine(previous)
+        same_engine = (previous.engine.partition(":")[0] or DEFAULT_ENGINE) == engine.name
+        kept_password = previous.password if same_engine else None
+        secure = self.options.secure or bool(kept_password)
         sasl = self.options.kafka_sasl or bool(previous.kafka_sasl_password)
+        es_root = previous.es_root if previous.engine == engine.spec else ""
         return State(
             kafka_port=choose_port(
                 self.options.kafka_port, previous.kafka_port, DEFAULT_KAFKA_PORT
@@ -119,12 +157,13 @@ class Stack:
             controller_port=previous.controller_port or process.free_port(),
             es_port=choose_port(self.options.es_port, previous.es_port, DEFAULT_ES_PORT),
             transport_port=previous.transport_port or process.free_port(),
-            es_root=str(self.es_root()),
-            password=(previous.password or secrets.token_urlsafe(18)) if secure else None,
+            es_root=es_root or str(self.es_root(engine)),
+            password=(kept_password or secrets.token_urlsafe(18)) if secure else None,
             kafka_sasl_port=(previous.kafka_sasl_port or process.free_port()) if sasl else 0,
             kafka_sasl_password=(
                 (previous.kafka_sasl_password or secrets.token_urlsafe(18)) if sasl else None
             ),
+            engine=engine.spec,
         )
 
     def nodes(self, state: State) -> tuple[KafkaNode, EsNode]:
@@ -132,11 +171,14 @@ class Stack:
         if state.kafka_sasl_password is not None:
             sasl = SaslListener(state.kafka_sasl_port, state.kafka_sasl_password)
         kafka = KafkaNode(self.directory / "kafka", state.kafka_port, state.controller_port, sasl)
-        es = EsNode(Path(state.es_root), state.es_port, state.transport_port, state.password)
+        engine = resolve(state.engine or DEFAULT_ENGINE)
+        es = make_node(
+            engine, Path(state.es_root), state.es_port, state.transport_port, state.password
+        )
         return kafka, es
 
     def running(self, state: State) -> tuple[bool, bool]:
-        """Whether Kafka and Elasticsearch of `state` are running."""
+        """Whether Kafka and the search node of `state` are running."""
         kafka, es = self.nodes(state)
         return kafka.pid() is not None, es.pid() is not None
 
@@ -144,11 +186,17 @@ class Stack:
         """Starts what is not running and returns once both servers are healthy.
 
         A running stack is left as it is, on its ports and with its options (a second `up`
-        with `--kafka-port 0` must not move a stack others use), unless `restart` is asked for.
+        with `--kafka-port 0` must not move a stack others use), unless `restart` is asked for;
+        asked for another engine, it is left alone too, with an error. Options the engine
+        cannot honour (`--secure` without a security module) fail before anything changes.
         """
         previous = self.load_state()
+        engine = self.engine(previous)
+        if self.options.secure and not engine.security:
+            raise EngineError(no_security(engine))
         running = self.running(previous) if previous is not None else (False, False)
         if previous is not None and any(running) and not self.options.restart:
+            ensure_same_engine(previous, engine, self.directory)
             state = previous
         else:
             state = self.plan()
@@ -159,7 +207,7 @@ class Stack:
         deadline = time.monotonic() + START_TIMEOUT
         try:
             kafka_pid = kafka.pid() or start_on_free_port(kafka.port, "Kafka", kafka.start)
-            es_pid = es.pid() or start_on_free_port(es.port, "Elasticsearch", es.start)
+            es_pid = es.pid() or start_on_free_port(es.port, es.engine.product, es.start)
             kafka.wait_healthy(kafka_pid, deadline)
             es.wait_healthy(es_pid, deadline)
         except BaseException:
@@ -182,7 +230,9 @@ class Stack:
             ),
             elasticsearch=ElasticsearchInfo(
                 url=es.url,
-                version=es.version() or ES_VERSION,
+                version=es.version() or es.engine.version,
+                distribution=es.engine.distribution,
+                engine=es.engine.name,
                 username="elastic" if es.secure else None,
                 password=es.password,
                 ca=str(es.ca) if es.secure else None,
@@ -190,7 +240,8 @@ class Stack:
         )
 
     def down(self) -> list[str]:
-        """Stops both servers by their pid files; returns what was stopped."""
+        """Stops both servers, whatever the engine, by their pid files; returns what was
+        stopped."""
         state = self.load_state()
         if state is None:
             return []
@@ -198,7 +249,7 @@ class Stack:
         kafka, es = self.nodes(state)
         for name, pid, pid_file in (
             ("kafka", kafka.pid(), kafka.pid_file),
-            ("elasticsearch", es.pid(), es.pid_file),
+            (es.engine.distribution, es.pid(), es.pid_file),
         ):
             if pid:
                 process.stop_group(pid)
@@ -222,13 +273,33 @@ class Stack:
                 "healthy": bool(kafka.pid()) and kafka.healthy(),
             },
             "elasticsearch": {
-                "version": (es.version() if es_pid else None) or ES_VERSION,
+                "engine": es.engine.name,
+                "distribution": es.engine.distribution,
+                "version": (es.version() if es_pid else None) or es.engine.version,
                 "url": es.url,
                 "pid": es_pid,
                 "health": es.health() if es_pid else None,
                 "secure": es.secure,
             },
         }
+
+
+def node_folder(engine: Engine) -> str:
+    """`elasticsearch` for Elasticsearch 9 (as before engines), else the engine's name; a
+    version other than the pinned one gets a folder of its own, as no node can read the data
+    of a newer version."""
+    name = "elasticsearch" if engine.name == DEFAULT_ENGINE else engine.name
+    return name if engine.version == engines()[engine.name].version else engine.home_name
+
+
+def ensure_same_engine(state: State, engine: Engine, directory: Path) -> None:
+    """A running stack of another engine is left alone: switching stops what others may use."""
+    running = resolve(state.engine or DEFAULT_ENGINE)
+    if running.spec != engine.spec:
+        raise UsageError(
+            f"the stack in {directory} runs {running.label} ({running.name}), not {engine.spec}; "
+            "it is left as it is (--restart switches engines)"
+        )
 
 
 def choose_port(requested: int | None, previous: int, default: int) -> int:
