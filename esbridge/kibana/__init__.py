@@ -1,1 +1,2 @@
-"""Kibana data views, dashboards and saved search for esbridge's indices, and their loader."""
+"""Kibana and OpenSearch Dashboards data views, dashboards and saved search for esbridge's
+indices, and their loader."""

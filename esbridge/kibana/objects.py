@@ -1,9 +1,12 @@
-"""Expands the spec into Kibana saved objects (NDJSON, as the import API reads it).
+"""Expands the spec into saved objects (NDJSON, as the import API reads it), in two flavours.
 
 Legacy aggregation-based visualizations are used because their saved-object format is stable
-from Kibana 7.10 to 9.x and small enough to generate; objects carry no migration version, so
-the importing Kibana migrates them to its own. Output is deterministic: a drift test compares
-kibana/objects.ndjson with a fresh render.
+from Kibana 7.10 to 9.x, is what OpenSearch Dashboards (forked from Kibana 7.10.2) still has,
+and is small enough to generate. Kibana objects carry no migration version, so the importing
+Kibana migrates them to its own. OpenSearch Dashboards objects are written in the format of
+its newest migrations and say so in `migrationVersion`, so it runs none of them; they leave
+out what Kibana added after 7.10 (data view names, field labels), which it would not show.
+Output is deterministic: drift tests compare each file under kibana/ with a fresh render.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from esbridge.kibana.spec import SPEC, Chart, Dashboard, DataView, Metric, SavedSearch, Spec
 
@@ -19,16 +22,36 @@ INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 _PLAIN_KQL_VALUE = re.compile(r"[\w.*-]+")
 _PANEL_WIDTH, _PANEL_HEIGHT = 24, 15
 
+Flavour = Literal["kibana", "opensearch-dashboards"]
+FLAVOURS: tuple[Flavour, ...] = ("kibana", "opensearch-dashboards")
 
-def render_objects(spec: Spec = SPEC) -> list[dict[str, Any]]:
+OSD_MIGRATION_VERSIONS = {
+    "index-pattern": "7.6.0",
+    "visualization": "7.10.0",
+    "search": "7.9.3",
+    "dashboard": "7.9.3",
+}
+"""The newest migration OpenSearch Dashboards 2.x and 3.x register for each type (those of
+Kibana 7.10.2, where it forked). An object stamped with it is taken as current and migrated no
+further; one stamped higher, as every Kibana 7.11+ export is, is refused as belonging "to a
+more recent version"; one with none is run through every migration since 6.x."""
+
+
+def render_objects(spec: Spec = SPEC, flavour: Flavour = "kibana") -> list[dict[str, Any]]:
     """Data views first, then what refers to them, then the dashboards that hold those."""
     time_fields = {v.id: v.time_field for v in spec.data_views}
-    return [
-        *(_data_view(v) for v in spec.data_views),
-        *(_visualization(c, time_fields[c.data_view]) for c in spec.charts),
+    objects = [
+        *(_data_view(v, flavour) for v in spec.data_views),
+        *(_visualization(c, time_fields[c.data_view], flavour) for c in spec.charts),
         *(_search(s) for s in spec.searches),
-        *(_dashboard(d, spec) for d in spec.dashboards),
+        *(_dashboard(d, spec, flavour) for d in spec.dashboards),
     ]
+    if flavour == "opensearch-dashboards":
+        return [
+            o | {"migrationVersion": {o["type"]: OSD_MIGRATION_VERSIONS[o["type"]]}}
+            for o in objects
+        ]
+    return objects
 
 
 def to_ndjson(objects: list[dict[str, Any]]) -> str:
@@ -72,23 +95,22 @@ def _index_reference(data_view: str) -> list[dict[str, str]]:
     return [{"id": data_view, "name": INDEX_REF, "type": "index-pattern"}]
 
 
-def _data_view(view: DataView) -> dict[str, Any]:
-    labels = {name: {"customLabel": label} for name, label in view.labels}
-    attributes = {
-        "title": view.title,
-        "name": view.name,
-        "timeFieldName": view.time_field,
-        "fieldAttrs": json.dumps(labels, sort_keys=True),
-    }
+def _data_view(view: DataView, flavour: Flavour) -> dict[str, Any]:
+    """OpenSearch Dashboards has neither a data view's display name nor field custom labels
+    (Kibana 7.11+, `fieldAttrs`): its index pattern is titled by the pattern itself."""
+    attributes = {"title": view.title, "timeFieldName": view.time_field}
+    if flavour == "kibana":
+        labels = {name: {"customLabel": label} for name, label in view.labels}
+        attributes |= {"name": view.name, "fieldAttrs": json.dumps(labels, sort_keys=True)}
     return _saved_object("index-pattern", view.id, attributes, [])
 
 
-def _visualization(chart: Chart, time_field: str) -> dict[str, Any]:
+def _visualization(chart: Chart, time_field: str, flavour: Flavour) -> dict[str, Any]:
     vis_state = {
         "title": chart.title,
         "type": chart.kind,
         "aggs": _aggs(chart, time_field),
-        "params": _params(chart),
+        "params": _params(chart, flavour),
     }
     attributes = {
         "title": chart.title,
@@ -134,16 +156,19 @@ def _agg(agg_id: int, kind: str, schema: str, params: dict[str, Any]) -> dict[st
     return {"id": str(agg_id), "enabled": True, "type": kind, "schema": schema, "params": params}
 
 
-def _params(chart: Chart) -> dict[str, Any]:
+def _params(chart: Chart, flavour: Flavour) -> dict[str, Any]:
     if chart.kind == "pie":
         labels = {"show": False, "values": True, "last_level": True, "truncate": 100}
-        return {
+        params: dict[str, Any] = {
             "type": "pie",
             "addTooltip": True,
             "legendPosition": "right",
             "isDonut": True,
             "labels": labels,
         }
+        if flavour == "opensearch-dashboards":
+            params["addLegend"] = True
+        return params
     if chart.kind == "table":
         return {
             "perPage": 10,
@@ -219,7 +244,9 @@ def _search(search: SavedSearch) -> dict[str, Any]:
     return _saved_object("search", search.id, attributes, _index_reference(search.data_view))
 
 
-def _dashboard(dashboard: Dashboard, spec: Spec) -> dict[str, Any]:
+def _dashboard(dashboard: Dashboard, spec: Spec, flavour: Flavour) -> dict[str, Any]:
+    """OpenSearch Dashboards' panels say which format they are in (`version`): one without it
+    is put through the pre-7.3 panel conversion each time the dashboard app opens it."""
     kinds = {c.id: "visualization" for c in spec.charts} | {s.id: "search" for s in spec.searches}
     panels, references = [], []
     for number, object_id in enumerate(dashboard.panels, start=1):
@@ -232,14 +259,15 @@ def _dashboard(dashboard: Dashboard, spec: Spec) -> dict[str, Any]:
             "h": _PANEL_HEIGHT,
             "i": str(number),
         }
-        panels.append(
-            {
-                "panelIndex": str(number),
-                "gridData": grid,
-                "embeddableConfig": {},
-                "panelRefName": ref_name,
-            }
-        )
+        panel: dict[str, Any] = {
+            "panelIndex": str(number),
+            "gridData": grid,
+            "embeddableConfig": {},
+            "panelRefName": ref_name,
+        }
+        if flavour == "opensearch-dashboards":
+            panel["version"] = OSD_MIGRATION_VERSIONS["dashboard"]
+        panels.append(panel)
         references.append({"id": object_id, "name": ref_name, "type": kinds[object_id]})
     attributes = {
         "title": dashboard.title,
