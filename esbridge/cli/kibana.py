@@ -1,4 +1,5 @@
-"""`esbridge kibana`: render, load and export the shipped data views, dashboards and search."""
+"""`esbridge kibana`: render, load and export the shipped data views, dashboards and search,
+for Kibana or OpenSearch Dashboards (whichever answers at --url)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,23 @@ from typing import Any, TypeVar
 import click
 
 from esbridge.kibana.client import Auth, KibanaClient
-from esbridge.kibana.objects import render_objects, to_ndjson
+from esbridge.kibana.objects import FLAVOURS, Flavour, render_objects, to_ndjson
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _connection_options(function: F) -> F:
     options = [
-        click.option("--url", required=True, help="Kibana's base URL, e.g. http://127.0.0.1:5601"),
-        click.option("--space", default=None, help="Kibana space id (default: the default space)."),
+        click.option(
+            "--url",
+            required=True,
+            help="Base URL of Kibana or OpenSearch Dashboards, e.g. http://127.0.0.1:5601",
+        ),
+        click.option(
+            "--space",
+            default=None,
+            help="Kibana space id (default: the default space); OpenSearch Dashboards has none.",
+        ),
         click.option("--user", default=None, help="Basic-auth user."),
         click.option(
             "--password",
@@ -62,21 +71,30 @@ def _client(
 
 @click.group()
 def kibana() -> None:
-    """Data views, dashboards and the issues search for esbridge's indices."""
+    """Data views, dashboards and the issues search for esbridge's indices, for Kibana or
+    OpenSearch Dashboards."""
 
 
 @kibana.command()
+@click.option(
+    "--flavour",
+    type=click.Choice(FLAVOURS),
+    default="kibana",
+    show_default=True,
+    help="Kibana 8.x/9.x objects, or OpenSearch Dashboards 2.x/3.x objects.",
+)
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     default=Path("-"),
     show_default=True,
-    help="Where to write the NDJSON; - for standard output (kibana/objects.ndjson in a checkout).",
+    help="Where to write the NDJSON; - for standard output (in a checkout: "
+    "kibana/objects.ndjson, kibana/objects-opensearch-dashboards.ndjson).",
 )
-def render(output: Path) -> None:
+def render(flavour: Flavour, output: Path) -> None:
     """Write the objects generated from esbridge/kibana/spec.py as NDJSON."""
-    text = to_ndjson(render_objects())
+    text = to_ndjson(render_objects(flavour=flavour))
     if str(output) == "-":
         click.echo(text, nl=False)
         return
@@ -91,7 +109,8 @@ def render(output: Path) -> None:
     "objects_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="NDJSON to import (default: the objects generated from the spec).",
+    help="NDJSON to import as it is (default: the objects generated from the spec for the "
+    "product that answers).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace objects that already exist.")
 @click.option("--dry-run", is_flag=True, help="List what would be imported; contact nothing.")
@@ -106,23 +125,24 @@ def load(
     overwrite: bool,
     dry_run: bool,
 ) -> None:
-    """Import the objects through Kibana's saved-objects API and report each one.
+    """Import the objects through the saved-objects API and report each one.
 
-    Ids are fixed, so a re-run with --overwrite replaces the same objects instead of copying
-    them; without it, objects already present are reported as conflicts and left alone.
+    GET /api/status tells Kibana from OpenSearch Dashboards; each gets its own bundle (the two
+    hold the same objects under the same ids) and its own anti-CSRF header. Ids are fixed, so
+    a re-run with --overwrite replaces the same objects instead of copying them; without it,
+    objects already present are reported as conflicts and left alone.
     """
-    ndjson = (
-        objects_file.read_text(encoding="utf-8") if objects_file else to_ndjson(render_objects())
-    )
-    objects = [json.loads(line) for line in ndjson.splitlines() if line.strip()]
     if dry_run:
-        for obj in objects:
+        ndjson = _objects_text(objects_file, "kibana")
+        for obj in _parse(ndjson):
             click.echo(f"would import {obj['type']} {obj['id']}")
         return
     client = _client(url, space, user, password, api_key, ca_certs)
-    version = client.version()
+    product = client.product()
+    ndjson = _objects_text(objects_file, product.flavour)
+    objects = _parse(ndjson)
     results = client.import_objects(ndjson, overwrite=overwrite)
-    click.echo(f"Kibana {version}: importing {len(objects)} objects")
+    click.echo(f"{product.name} {product.version}: importing {len(objects)} objects")
     for result in results:
         state = "ok" if result.error is None else f"error: {result.error}"
         click.echo(f"{result.type} {result.id}: {state}")
@@ -151,19 +171,29 @@ def export(
     ca_certs: str | None,
     output: Path,
 ) -> None:
-    """Fetch esbridge's objects, as edited in Kibana, for version control.
+    """Fetch esbridge's objects, as edited in Kibana or OpenSearch Dashboards, for version
+    control.
 
-    Lines are sorted by type and id, and Kibana's bookkeeping (update times, versions) is
+    Lines are sorted by type and id, and the server's bookkeeping (update times, versions) is
     dropped, so two exports of unchanged objects are identical.
     """
-    wanted = [(o["type"], o["id"]) for o in render_objects()]
     client = _client(url, space, user, password, api_key, ca_certs)
-    client.version()
+    wanted = [(o["type"], o["id"]) for o in render_objects(flavour=client.product().flavour)]
     text = client.export_objects(wanted)
     objects = [_without_bookkeeping(json.loads(line)) for line in text.splitlines() if line]
     objects.sort(key=lambda o: (o["type"], o["id"]))
     output.write_text(to_ndjson(objects), encoding="utf-8")
     click.echo(f"wrote {len(objects)} objects to {output}")
+
+
+def _objects_text(objects_file: Path | None, flavour: Flavour) -> str:
+    if objects_file is not None:
+        return objects_file.read_text(encoding="utf-8")
+    return to_ndjson(render_objects(flavour=flavour))
+
+
+def _parse(ndjson: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in ndjson.splitlines() if line.strip()]
 
 
 def _without_bookkeeping(obj: dict[str, Any]) -> dict[str, Any]:

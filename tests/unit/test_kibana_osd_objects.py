@@ -1,5 +1,5 @@
 """The OpenSearch Dashboards bundle against the Kibana bundle, the index templates and what
-OpenSearch Dashboards 2.x/3.x accept.
+OpenSearch Dashboards 2.x/3.x accept, and how `load` tells the two products apart.
 
 What OpenSearch Dashboards accepts is written here from its source, not taken from the code
 under test: each type's newest migration (`*_migrations.ts`), the attribute mappings of the
@@ -13,6 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
+from esbridge.kibana.client import KibanaError, Product, check_supported, detect_product
 from esbridge.kibana.objects import render_objects, to_ndjson
 from esbridge.kibana.spec import SPEC
 from esbridge.setup.templates import render_resources
@@ -196,3 +199,87 @@ def test_the_issues_search_has_the_six_columns_without_kibanas_labels() -> None:
     ]
     assert search["attributes"]["sort"] == [["last_seen", "desc"]]
     assert all("fieldAttrs" not in o["attributes"] for o in OSD)
+
+
+GREEN = {"state": "green", "message": "ok"}
+OSD_STATUS = {
+    "name": "dashboards-0",
+    "version": {"number": "2.19.1", "build_hash": "c0ffee", "build_snapshot": False},
+    "status": {
+        "overall": {"state": "green", "title": "Green"},
+        "statuses": [
+            {"id": "core:opensearch@2.19.1"} | GREEN,
+            {"id": "core:savedObjects@2.19.1"} | GREEN,
+            {"id": "plugin:dashboard@2.19.1"} | GREEN,
+        ],
+    },
+}
+KIBANA_STATUS = {
+    "name": "kibana-0",
+    "version": {"number": "9.1.0", "build_flavor": "traditional"},
+    "status": {
+        "overall": {"level": "available"},
+        "core": {"elasticsearch": {"level": "available"}, "savedObjects": {"level": "available"}},
+        "plugins": {},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (OSD_STATUS, Product("opensearch-dashboards", "2.19.1")),
+        (
+            OSD_STATUS | {"status": {"core": {"opensearch": {}, "savedObjects": {}}}},
+            Product("opensearch-dashboards", "2.19.1"),
+        ),
+        (KIBANA_STATUS, Product("kibana", "9.1.0")),
+        (
+            KIBANA_STATUS
+            | {"version": {"number": "7.17.9"}}
+            | {"status": {"statuses": [{"id": "core:elasticsearch@7.17.9"} | GREEN]}},
+            Product("kibana", "7.17.9"),
+        ),
+    ],
+    ids=["osd-legacy-format", "osd-v8format", "kibana-v8-format", "kibana-7-legacy"],
+)
+def test_the_core_service_in_the_status_names_the_product(
+    status: dict[str, Any], expected: Product
+) -> None:
+    assert detect_product(status) == expected
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        {"status": {"overall": {"level": "available"}}},
+        {"name": "x", "version": {"number": "8.15.3"}},
+        {"status": "green"},
+    ],
+    ids=["kibana-redacted", "version-only", "not-an-object"],
+)
+def test_a_status_that_names_no_core_service_is_refused(status: dict[str, Any]) -> None:
+    with pytest.raises(KibanaError, match="named neither Kibana's nor OpenSearch Dashboards'"):
+        detect_product(status)
+
+
+@pytest.mark.parametrize(
+    ("product", "supported"),
+    [
+        (Product("opensearch-dashboards", "2.0.0"), True),
+        (Product("opensearch-dashboards", "3.3.0"), True),
+        (Product("opensearch-dashboards", "1.3.19"), False),
+        (Product("opensearch-dashboards", "4.0.0"), False),
+        (Product("opensearch-dashboards", "8.15.3"), False),
+        (Product("kibana", "8.0.0"), True),
+        (Product("kibana", "9.2.0-SNAPSHOT"), True),
+        (Product("kibana", "2.19.1"), False),
+        (Product("kibana", ""), False),
+    ],
+)
+def test_each_product_has_its_own_supported_range(product: Product, supported: bool) -> None:
+    if supported:
+        check_supported(product)
+    else:
+        with pytest.raises(KibanaError, match=f"{product.name} .* is not supported"):
+            check_supported(product)
