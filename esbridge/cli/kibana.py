@@ -133,7 +133,7 @@ def load(
     objects already present are reported as conflicts and left alone.
     """
     if dry_run:
-        ndjson = _objects_text(objects_file, "kibana")
+        ndjson = _objects_text(objects_file, "kibana")  # either bundle: the same ids
         for obj in _parse(ndjson):
             click.echo(f"would import {obj['type']} {obj['id']}")
         return

@@ -101,7 +101,8 @@ class ObjectResult:
     type: str
     id: str
     error: str | None
-    """None when imported; else Kibana's error type (`conflict`, `missing_references`, ...)."""
+    """None when imported; else the product's error type (`conflict`, `missing_references`,
+    ...)."""
 
 
 @dataclass(frozen=True)
