@@ -59,12 +59,13 @@ from cpu import (  # benchmarks/cpu.py, beside this script
 from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer
 
+from esbridge.cluster.search import connect
 from esbridge.config import Config, KafkaConfig, load_config
 from esbridge.ingest.encode import DeadLetterTarget, to_item
 from esbridge.ingest.message import Message
 from esbridge.ingest.pipeline import BatchBuilder, RunLimits, build_routes, open_pipeline
-from esbridge.setup.installer import detect_capabilities, install
-from esbridge.setup.templates import Resource, render_resources
+from esbridge.setup.installer import install
+from esbridge.setup.templates import Resource, Target, render_resources
 from esbridge.simulate import generate
 from esbridge.stack.manager import Stack, StackOptions
 from esbridge.utc import now_utc
@@ -256,10 +257,11 @@ def install_index_set(
 ) -> IndexSet:
     path = write_config(directory, prefix, topic, where, backend)
     config = load_config(path, environ={})
-    resources = render_resources(
-        config.producers, config.deadletter, ilm=detect_capabilities(es).ilm, prefix=prefix
-    )
-    install(es, resources, dry_run=False)
+    with connect(config.elasticsearch) as cluster:
+        resources = render_resources(
+            config.producers, config.deadletter, target=Target.of(cluster), prefix=prefix
+        )
+        install(cluster, resources, dry_run=False)
     return IndexSet(prefix, path, config, resources)
 
 

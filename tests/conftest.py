@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
+from esbridge.cluster.search import SearchCluster
 from esbridge.stack import process
 from esbridge.stack.kafka import KafkaNode, SaslListener
 from esbridge.stack.manager import Stack, StackOptions
@@ -91,6 +92,14 @@ def es(es_url: str) -> Iterator[Elasticsearch]:
     client = Elasticsearch(es_url, request_timeout=60)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def search_cluster(es_url: str) -> Iterator[SearchCluster]:
+    """The session's node through esbridge's own layer, as the commands talk to it."""
+    cluster = SearchCluster.connect([es_url], request_timeout=60)
+    yield cluster
+    cluster.close()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""`esbridge setup`: templates, ILM policies and write aliases, one set per producer."""
+"""`esbridge setup`: templates, lifecycle policies and write aliases, one set per producer."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from esbridge.cli.options import config_option, read_config
-from esbridge.cluster import make_client
-from esbridge.setup.installer import detect_capabilities, install
-from esbridge.setup.templates import render_resources
+from esbridge.cluster.search import connect
+from esbridge.setup.installer import install
+from esbridge.setup.templates import Target, render_resources
 
 
 @click.command()
@@ -19,28 +19,32 @@ from esbridge.setup.templates import render_resources
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as a JSON array.")
 def setup(config_path: Path, dry_run: bool, as_json: bool) -> None:
-    """Install index templates, ILM policies and write aliases.
+    """Install index templates, lifecycle policies (ILM or ISM) and write aliases.
 
-    Renders index-templates/ for every producer of the config and installs what differs:
-    idempotent, a second run changes nothing and says so.
+    Renders index-templates/ for every producer of the config and the engine found at the URL
+    (Elasticsearch 8/9, OpenSearch 2/3) and installs what differs: idempotent, a second run
+    changes nothing and says so.
     """
     config = read_config(config_path)
-    es = make_client(config.elasticsearch)
-    capabilities = detect_capabilities(es)
-    resources = render_resources(
-        config.producers,
-        config.deadletter,
-        ilm=capabilities.ilm,
-        prefix=config.template_prefix,
-        issues_index=config.watch.issues_index if config.watch is not None else None,
-    )
-    changes = install(es, resources, dry_run=dry_run)
+    with connect(config.elasticsearch) as cluster:
+        target = Target.of(cluster)
+        resources = render_resources(
+            config.producers,
+            config.deadletter,
+            target=target,
+            prefix=config.template_prefix,
+            issues_index=config.watch.issues_index if config.watch is not None else None,
+        )
+        changes = install(cluster, resources, dry_run=dry_run)
+        label = cluster.flavour.label
     if as_json:
         click.echo(json.dumps([asdict(change) for change in changes], indent=2))
         return
-    if not capabilities.ilm:
+    if target.lifecycle is None:
+        module = "ILM" if target.distribution == "elasticsearch" else "ISM"
         click.echo(
-            "warning: this Elasticsearch has no ILM; policies skipped, retention not enforced",
+            f"warning: {label} has no {module}; policies skipped: retention is not enforced "
+            "unless `esbridge maintain` runs",
             err=True,
         )
     for change in changes:
@@ -48,4 +52,4 @@ def setup(config_path: Path, dry_run: bool, as_json: bool) -> None:
         click.echo(f"{change.action:<9} {change.kind:<18} {change.name}{detail}")
     touched = sum(change.action in ("created", "updated") for change in changes)
     verb = "would change" if dry_run else "changed"
-    click.echo(f"Elasticsearch {capabilities.version}: {verb} {touched} of {len(changes)}")
+    click.echo(f"{label}: {verb} {touched} of {len(changes)}")

@@ -1,5 +1,5 @@
-"""Installs rendered resources into Elasticsearch, idempotently: what is already there with the
-same content hash is left alone, so `esbridge setup` can be re-run at every deploy.
+"""Installs rendered resources into the search cluster, idempotently: what is already there with
+the same content hash is left alone, so `esbridge setup` can be re-run at every deploy.
 
 Nothing here deletes: an index in the way of a write alias is reported, never removed.
 """
@@ -10,13 +10,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from elastic_transport import TransportError
-from elasticsearch import ApiError, Elasticsearch
-
+from esbridge.cluster.errors import ClusterError
+from esbridge.cluster.search import SearchCluster
 from esbridge.errors import EsbridgeError
 from esbridge.setup.templates import (
     INSTALL_ORDER,
+    POLICY_MODULE,
     Kind,
+    PolicyKind,
     Resource,
     bootstrap_index_name,
     esbridge_hash,
@@ -24,11 +25,11 @@ from esbridge.setup.templates import (
 
 Action = Literal["created", "updated", "unchanged", "skipped"]
 
-NO_ILM = "this Elasticsearch has no ILM (the test distribution); retention is not enforced"
+_MODULE_NAME = {"ilm_policy": "ILM", "ism_policy": "ISM"}
 
 
 class SetupError(EsbridgeError):
-    """Elasticsearch refused a resource, or something in the cluster is in the way."""
+    """The cluster refused a resource, or something in the cluster is in the way."""
 
 
 @dataclass(frozen=True)
@@ -42,53 +43,58 @@ class Change:
 
 
 @dataclass(frozen=True)
-class Capabilities:
-    """What the cluster supports that changes how esbridge sets it up."""
-
-    ilm: bool
-    version: str
-
-
-@dataclass(frozen=True)
 class _Api:
     """How to read and write one kind of stored, hash-stamped resource."""
 
-    get: Callable[[Elasticsearch, str], dict[str, Any] | None]
-    put: Callable[[Elasticsearch, Resource], object]
+    get: Callable[[SearchCluster, str], dict[str, Any] | None]
+    put: Callable[[SearchCluster, Resource], object]
 
 
-def detect_capabilities(es: Elasticsearch) -> Capabilities:
-    """What this cluster supports; raises SetupError when it cannot be asked."""
-    return Capabilities(ilm=_has_ilm(es), version=_version(es))
+def no_lifecycle(cluster: SearchCluster, kind: PolicyKind) -> str:
+    """Why a policy is skipped, and what enforces retention instead."""
+    return (
+        f"{cluster.flavour.label} has no {_MODULE_NAME[kind]}: policy not installed; "
+        "`esbridge maintain` rolls over and deletes instead"
+    )
 
 
-def install(es: Elasticsearch, resources: Iterable[Resource], *, dry_run: bool) -> list[Change]:
+def install(
+    cluster: SearchCluster, resources: Iterable[Resource], *, dry_run: bool
+) -> list[Change]:
     """Create or update each resource whose stored hash differs, in `INSTALL_ORDER`.
 
-    With `dry_run`, nothing is written and each change says what would have happened. ILM
-    policies are skipped (and said so) on a cluster without ILM. Raises SetupError, naming the
-    resource and Elasticsearch's reason, at the first resource that cannot be installed.
+    With `dry_run`, nothing is written and each change says what would have happened. Lifecycle
+    policies are skipped (and said so) on a cluster without ILM or ISM. Raises SetupError,
+    naming the resource and the cluster's reason, at the first resource that cannot be
+    installed (a policy of the other engine's kind included).
     """
     ordered = sorted(resources, key=lambda r: INSTALL_ORDER.index(r.kind))
-    ilm = any(r.kind == "ilm_policy" for r in ordered) and _has_ilm(es)
-    return [_install_one(es, resource, ilm=ilm, dry_run=dry_run) for resource in ordered]
+    return [_install_one(cluster, resource, dry_run=dry_run) for resource in ordered]
 
 
-def _install_one(es: Elasticsearch, resource: Resource, *, ilm: bool, dry_run: bool) -> Change:
+def _install_one(cluster: SearchCluster, resource: Resource, *, dry_run: bool) -> Change:
     try:
         if resource.kind == "write_alias":
-            return _install_write_alias(es, resource, dry_run=dry_run)
-        if resource.kind == "ilm_policy" and not ilm:
-            return Change(resource.kind, resource.name, "skipped", NO_ILM)
-        return _install_stamped(es, resource, dry_run=dry_run)
-    except (ApiError, TransportError) as err:
+            return _install_write_alias(cluster, resource, dry_run=dry_run)
+        if resource.kind in ("ilm_policy", "ism_policy"):
+            kind: PolicyKind = "ilm_policy" if resource.kind == "ilm_policy" else "ism_policy"
+            module = cluster.lifecycle()
+            if module is None:
+                return Change(resource.kind, resource.name, "skipped", no_lifecycle(cluster, kind))
+            if module != POLICY_MODULE[kind]:
+                raise SetupError(
+                    f"{resource.kind} {resource.name}: {cluster.flavour.label} takes "
+                    f"{module.upper()} policies, not {_MODULE_NAME[kind]}"
+                )
+        return _install_stamped(cluster, resource, dry_run=dry_run)
+    except ClusterError as err:
         raise SetupError(f"{resource.kind} {resource.name}: {_reason(err)}") from err
 
 
-def _install_stamped(es: Elasticsearch, resource: Resource, *, dry_run: bool) -> Change:
+def _install_stamped(cluster: SearchCluster, resource: Resource, *, dry_run: bool) -> Change:
     api = _APIS[resource.kind]
     wanted = esbridge_hash(resource.kind, resource.body)
-    stored = api.get(es, resource.name)
+    stored = api.get(cluster, resource.name)
     if stored is None:
         action: Action = "created"
         detail = f"esbridge_hash {wanted}"
@@ -101,19 +107,19 @@ def _install_stamped(es: Elasticsearch, resource: Resource, *, dry_run: bool) ->
     if dry_run:
         detail += " (dry run: not written)"
     else:
-        api.put(es, resource)
+        api.put(cluster, resource)
     return Change(resource.kind, resource.name, action, detail)
 
 
-def _install_write_alias(es: Elasticsearch, resource: Resource, *, dry_run: bool) -> Change:
+def _install_write_alias(cluster: SearchCluster, resource: Resource, *, dry_run: bool) -> Change:
     """Bootstrap `<alias>-000001` behind the alias, unless the alias already exists."""
     alias = resource.name
-    existing = es.options(ignore_status=404).indices.get_alias(name=alias)
-    if existing.meta.status != 404:
-        indices = ", ".join(sorted(existing.body))
+    existing = cluster.get_alias(alias)
+    if existing:
+        indices = ", ".join(sorted(existing))
         return Change(resource.kind, alias, "unchanged", f"alias exists on {indices}")
     bootstrap = bootstrap_index_name(alias)
-    if es.indices.exists(index=alias):
+    if cluster.index_exists(alias):
         raise SetupError(
             f"write_alias {alias}: an index named {alias} exists where esbridge needs an alias; "
             f"esbridge does not delete data: move its documents to {bootstrap} (reindex), "
@@ -123,78 +129,36 @@ def _install_write_alias(es: Elasticsearch, resource: Resource, *, dry_run: bool
     if dry_run:
         detail += " (dry run: not created)"
     else:
-        es.indices.create(index=bootstrap, aliases=resource.body["aliases"])
+        cluster.create_index(bootstrap, resource.body)
     return Change(resource.kind, alias, "created", detail)
 
 
-def _version(es: Elasticsearch) -> str:
-    """From the local node: `GET /` is not served by every distribution (405 on integ-test-zip)."""
-    try:
-        nodes = es.nodes.info(node_id="_local", filter_path="nodes.*.version")
-    except (ApiError, TransportError) as err:
-        raise SetupError(f"cannot read the Elasticsearch version: {_reason(err)}") from err
-    return str(next(iter(nodes["nodes"].values()))["version"])
+def _get_policy(cluster: SearchCluster, name: str) -> dict[str, Any] | None:
+    """The stored policy as a body like the rendered one (`{"policy": ...}`)."""
+    stored = cluster.get_lifecycle_policy(name)
+    return None if stored is None else {"policy": stored}
 
 
-def _has_ilm(es: Elasticsearch) -> bool:
-    """ILM is a module: without it, Elasticsearch has no handler for `/_ilm/*` at all."""
-    try:
-        es.ilm.get_status()
-    except ApiError as err:
-        if err.status_code in (400, 404) and "no handler found" in str(err.body):
-            return False
-        raise SetupError(f"cannot tell whether Elasticsearch has ILM: {_reason(err)}") from err
-    except TransportError as err:
-        raise SetupError(f"cannot tell whether Elasticsearch has ILM: {_reason(err)}") from err
-    return True
-
-
-def _get_component_template(es: Elasticsearch, name: str) -> dict[str, Any] | None:
-    found = es.options(ignore_status=404).cluster.get_component_template(name=name)
-    if found.meta.status == 404:
-        return None
-    stored: dict[str, Any] = found["component_templates"][0]["component_template"]
-    return stored
-
-
-def _get_index_template(es: Elasticsearch, name: str) -> dict[str, Any] | None:
-    found = es.options(ignore_status=404).indices.get_index_template(name=name)
-    if found.meta.status == 404:
-        return None
-    stored: dict[str, Any] = found["index_templates"][0]["index_template"]
-    return stored
-
-
-def _get_ilm_policy(es: Elasticsearch, name: str) -> dict[str, Any] | None:
-    found = es.options(ignore_status=404).ilm.get_lifecycle(name=name)
-    if found.meta.status == 404:
-        return None
-    stored: dict[str, Any] = found[name]
-    return stored
+def _put_policy(cluster: SearchCluster, resource: Resource) -> None:
+    cluster.put_lifecycle_policy(resource.name, resource.body["policy"])
 
 
 _APIS: dict[Kind, _Api] = {
     "component_template": _Api(
-        _get_component_template,
-        lambda es, r: es.cluster.put_component_template(name=r.name, body=r.body),
+        lambda cluster, name: cluster.get_component_template(name),
+        lambda cluster, r: cluster.put_component_template(r.name, r.body),
     ),
     "index_template": _Api(
-        _get_index_template,
-        lambda es, r: es.indices.put_index_template(name=r.name, body=r.body),
+        lambda cluster, name: cluster.get_index_template(name),
+        lambda cluster, r: cluster.put_index_template(r.name, r.body),
     ),
-    "ilm_policy": _Api(
-        _get_ilm_policy,
-        lambda es, r: es.ilm.put_lifecycle(name=r.name, body=r.body),
-    ),
+    "ilm_policy": _Api(_get_policy, _put_policy),
+    "ism_policy": _Api(_get_policy, _put_policy),
 }
 
 
-def _reason(err: ApiError | TransportError) -> str:
-    """Elasticsearch's own words: `type: reason` of the error, else the whole error text."""
-    if isinstance(err, ApiError) and isinstance(err.body, dict):
-        error = err.body.get("error")
-        if isinstance(error, dict):
-            return f"{error.get('type')}: {error.get('reason')}"
-        if isinstance(error, str):
-            return error
+def _reason(err: ClusterError) -> str:
+    """The cluster's own words (`type: reason`), else the whole one-line error."""
+    if err.reason:
+        return f"{err.error_type}: {err.reason}" if err.error_type else err.reason
     return str(err)

@@ -1,16 +1,19 @@
-"""Renders the Elasticsearch resources `esbridge setup` installs, from the JSON bodies in
-`index-templates/`.
+"""Renders the resources `esbridge setup` installs, from the JSON bodies in `index-templates/`.
 
 The bodies are Jinja2 templates so that an operator can read (and diff) exactly what esbridge
 puts into the cluster; this module only supplies their parameters, stamps each body with a
 content hash (how the installer knows whether a resource is already up to date) and returns
-them in the order they must be installed.
+them in the order they must be installed. Templates and mappings are the same on Elasticsearch
+8/9 and OpenSearch 2/3 (core field types only, one JSON type per dynamic template); what
+differs is the lifecycle: an ILM policy on Elasticsearch, an ISM policy on OpenSearch, and the
+index settings that name them (`Target`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,20 +21,28 @@ from typing import Any, Literal, Protocol
 
 import jinja2
 
+from esbridge.cluster.flavour import Distribution
+from esbridge.cluster.search import Lifecycle, SearchCluster
 from esbridge.resources import INDEX_TEMPLATES, jinja_environment
 
-Kind = Literal["component_template", "ilm_policy", "index_template", "write_alias"]
+Kind = Literal["component_template", "ilm_policy", "ism_policy", "index_template", "write_alias"]
+PolicyKind = Literal["ilm_policy", "ism_policy"]
 
 INSTALL_ORDER: tuple[Kind, ...] = (
     "component_template",
     "ilm_policy",
+    "ism_policy",
     "index_template",
     "write_alias",
 )
 """Each kind refers only to kinds before it: templates compose components and name policies,
-and a bootstrap index must be created after the template that gives it its mappings."""
+and a bootstrap index must be created after the template that gives it its mappings (and,
+with ISM, after the policy whose `ism_template` attaches it)."""
 
+POLICY_MODULE: dict[PolicyKind, Lifecycle] = {"ilm_policy": "ilm", "ism_policy": "ism"}
+_MODULE_OF: dict[Distribution, Lifecycle] = {"elasticsearch": "ilm", "opensearch": "ism"}
 MANAGED_BY = "esbridge"
+_ISM_STAMP = re.compile(r" \[managed_by esbridge, esbridge_hash ([0-9a-f]+)\]$")
 DEADLETTER_ROLLOVER_MAX_PRIMARY_SHARD_SIZE = "10gb"
 DEADLETTER_ROLLOVER_MAX_AGE = "7d"
 """Dead letters are few: weekly indices keep the shard count down, at the price of keeping a
@@ -76,8 +87,31 @@ class DeadletterSpec(Protocol):
 
 
 @dataclass(frozen=True)
+class Target:
+    """The engine the resources are rendered for: which policy kind it takes, and whether
+    the index templates may name a lifecycle (a cluster without the module rejects those
+    settings as unknown)."""
+
+    distribution: Distribution = "elasticsearch"
+    lifecycle: Lifecycle | None = None
+
+    def __post_init__(self) -> None:
+        if self.lifecycle is not None and self.lifecycle != _MODULE_OF[self.distribution]:
+            raise ValueError(f"{self.distribution} has no {self.lifecycle}")
+
+    @classmethod
+    def of(cls, cluster: SearchCluster) -> Target:
+        """What `cluster` is and has (asks it for its lifecycle module once)."""
+        return cls(cluster.flavour.distribution, cluster.lifecycle())
+
+    @property
+    def policy_kind(self) -> PolicyKind:
+        return "ilm_policy" if self.distribution == "elasticsearch" else "ism_policy"
+
+
+@dataclass(frozen=True)
 class Resource:
-    """One thing to put into Elasticsearch; `body` is the request body of its PUT (for a
+    """One thing to put into the cluster; `body` is the request body of its PUT (for a
     write alias: the create-index body of its bootstrap index)."""
 
     kind: Kind
@@ -97,15 +131,16 @@ def render_resources(
     producers: Sequence[ProducerSpec],
     deadletter: DeadletterSpec,
     *,
-    ilm: bool,
+    target: Target = Target(),
     prefix: str = "esbridge",
     issues_index: str | None = None,
 ) -> list[Resource]:
     """Every resource for these producers and dead letters, in `INSTALL_ORDER`.
 
-    `ilm` says whether the cluster has index lifecycle management: without it, index templates
-    must not carry `index.lifecycle.*` settings (Elasticsearch rejects them as unknown). Policies
-    are rendered either way; the installer decides whether they can be installed. `prefix`
+    `target` picks the policy kind (ILM for Elasticsearch, ISM for OpenSearch) and whether the
+    index templates name the policy (`index.lifecycle.*`, or ISM's rollover alias): only when
+    the cluster has the module, since one without it rejects the settings as unknown. Policies
+    are rendered either way; the installer skips them where they cannot be installed. `prefix`
     starts every template and policy name, so that separate installs can share a cluster.
     `issues_index` (the config's `watch.issues_index`, None without a `watch:` section) adds the
     issues index's mappings; the index itself is created by the watcher's first write.
@@ -114,8 +149,8 @@ def render_resources(
     """
     declarations = [
         *_envelope_declarations(prefix),
-        *(d for p in producers for d in _producer_declarations(p, prefix, ilm=ilm)),
-        *_deadletter_declarations(deadletter, prefix, ilm=ilm),
+        *(d for p in producers for d in _producer_declarations(p, prefix, target)),
+        *_deadletter_declarations(deadletter, prefix, target),
         *(_issues_declarations(issues_index, prefix) if issues_index is not None else ()),
     ]
     environment = _environment()
@@ -132,15 +167,34 @@ def bootstrap_index_name(alias: str) -> str:
 
 
 def write_alias(alias: str) -> Resource:
-    """The rollover alias `alias`, writing to its bootstrap index."""
-    return Resource("write_alias", alias, {"aliases": {alias: {"is_write_index": True}}})
+    """The rollover alias `alias`, writing to its bootstrap index (marked as esbridge's)."""
+    body = {"aliases": {alias: {"is_write_index": True}}, "mappings": provenance(alias)}
+    return Resource("write_alias", alias, body)
+
+
+def provenance(alias: str) -> dict[str, Any]:
+    """The mappings `_meta` of every index esbridge creates behind `alias` (setup's bootstrap,
+    maintain's rollovers): what `esbridge maintain` requires before it deletes an index.
+
+    Given at creation, not by the index template: a template shapes every index whose name
+    matches its pattern, whoever creates it, so its `_meta` would prove nothing.
+    """
+    return {"_meta": {"managed_by": MANAGED_BY, "write_alias": alias}}
 
 
 def esbridge_hash(kind: Kind, body: dict[str, Any]) -> str | None:
-    """The content hash stamped into a template or policy body (rendered or as stored), if any."""
+    """The content hash stamped into a template or policy body (rendered or as stored), if any.
+
+    In `_meta`, except for an ISM policy: ISM refuses unknown fields (it has no `_meta`), so
+    its hash ends the policy's `description`.
+    """
+    if kind == "ism_policy":
+        description = body.get("policy", {}).get("description")
+        found = _ISM_STAMP.search(description) if isinstance(description, str) else None
+        return found.group(1) if found else None
     meta = _meta_holder(kind, body).get("_meta")
-    found = meta.get("esbridge_hash") if isinstance(meta, dict) else None
-    return found if isinstance(found, str) else None
+    value = meta.get("esbridge_hash") if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def content_hash(body: Mapping[str, Any]) -> str:
@@ -170,8 +224,32 @@ def _envelope_declarations(prefix: str) -> Iterator[_Declaration]:
     yield _Declaration("component_template", f"{prefix}-envelope", "envelope.component", {})
 
 
+def _policy(
+    target: Target,
+    name: str,
+    index: str,
+    *,
+    max_primary_shard_size: str,
+    max_age: str,
+    retention_days: int,
+) -> _Declaration:
+    """The lifecycle policy of one write alias, ILM or ISM by `target`: roll over at either
+    threshold, delete an index `retention_days` after its rollover."""
+    return _Declaration(
+        target.policy_kind,
+        name,
+        "ilm-policy" if target.policy_kind == "ilm_policy" else "ism-policy",
+        {
+            "index": index,
+            "rollover_max_primary_shard_size": max_primary_shard_size,
+            "rollover_max_age": max_age,
+            "retention_days": retention_days,
+        },
+    )
+
+
 def _producer_declarations(
-    producer: ProducerSpec, prefix: str, *, ilm: bool
+    producer: ProducerSpec, prefix: str, target: Target
 ) -> Iterator[_Declaration]:
     name = f"{prefix}-{producer.name}"
     mappings = f"{name}-mappings"
@@ -181,17 +259,13 @@ def _producer_declarations(
         f"{producer.parser}.component",
         {"total_fields_limit": producer.total_fields_limit},
     )
-    yield _Declaration(
-        "ilm_policy",
+    yield _policy(
+        target,
         name,
-        "ilm-policy",
-        {
-            "rollover_max_primary_shard_size": es_byte_size(
-                producer.rollover_max_primary_shard_size
-            ),
-            "rollover_max_age": es_time(producer.rollover_max_age),
-            "retention_days": producer.retention_days,
-        },
+        producer.index,
+        max_primary_shard_size=es_byte_size(producer.rollover_max_primary_shard_size),
+        max_age=es_time(producer.rollover_max_age),
+        retention_days=producer.retention_days,
     )
     yield _Declaration(
         "index_template",
@@ -202,33 +276,36 @@ def _producer_declarations(
             "composed_of": [f"{prefix}-envelope", mappings],
             "shards": producer.shards,
             "replicas": producer.replicas,
-            "ilm": ilm,
+            "lifecycle": target.lifecycle,
             "policy": name,
         },
     )
 
 
 def _deadletter_declarations(
-    deadletter: DeadletterSpec, prefix: str, *, ilm: bool
+    deadletter: DeadletterSpec, prefix: str, target: Target
 ) -> Iterator[_Declaration]:
     name = f"{prefix}-deadletter"
     mappings = f"{name}-mappings"
     yield _Declaration("component_template", mappings, "deadletter.component", {})
-    yield _Declaration(
-        "ilm_policy",
+    yield _policy(
+        target,
         name,
-        "ilm-policy",
-        {
-            "rollover_max_primary_shard_size": DEADLETTER_ROLLOVER_MAX_PRIMARY_SHARD_SIZE,
-            "rollover_max_age": DEADLETTER_ROLLOVER_MAX_AGE,
-            "retention_days": deadletter.retention_days,
-        },
+        deadletter.index,
+        max_primary_shard_size=DEADLETTER_ROLLOVER_MAX_PRIMARY_SHARD_SIZE,
+        max_age=DEADLETTER_ROLLOVER_MAX_AGE,
+        retention_days=deadletter.retention_days,
     )
     yield _Declaration(
         "index_template",
         name,
         "deadletter.index-template",
-        {"index": deadletter.index, "composed_of": [mappings], "ilm": ilm, "policy": name},
+        {
+            "index": deadletter.index,
+            "composed_of": [mappings],
+            "lifecycle": target.lifecycle,
+            "policy": name,
+        },
     )
 
 
@@ -266,11 +343,14 @@ def _render(environment: jinja2.Environment, declaration: _Declaration) -> Resou
 
 
 def _stamped(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
-    """`body` with `_meta` {managed_by, esbridge_hash}, the hash taken over everything else."""
-    _meta_holder(kind, body)["_meta"] = {
-        "managed_by": MANAGED_BY,
-        "esbridge_hash": content_hash(body),
-    }
+    """`body` with `_meta` {managed_by, esbridge_hash}, the hash taken over everything else
+    (for an ISM policy, the same two at the end of its description)."""
+    digest = content_hash(body)
+    if kind == "ism_policy":
+        policy = body["policy"]
+        policy["description"] += f" [managed_by {MANAGED_BY}, esbridge_hash {digest}]"
+        return body
+    _meta_holder(kind, body)["_meta"] = {"managed_by": MANAGED_BY, "esbridge_hash": digest}
     return body
 
 

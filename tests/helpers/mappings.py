@@ -13,6 +13,7 @@ import pytest
 
 from esbridge.setup.templates import (
     Resource,
+    Target,
     render_resources,
 )
 from tests.helpers.paths import FIELDS_MD
@@ -50,8 +51,14 @@ class Deadletter:
 PRODUCERS = tuple(Producer(p, p, f"dcache-{p}") for p in PARSERS)
 
 
-def render(ilm: bool = False, producers: tuple[Producer, ...] = PRODUCERS) -> list[Resource]:
-    return render_resources(producers, Deadletter(), ilm=ilm)
+PLAIN = Target()
+"""Elasticsearch without ILM, as the test distributions are."""
+ILM = Target("elasticsearch", "ilm")
+ISM = Target("opensearch", "ism")
+
+
+def render(target: Target = PLAIN, producers: tuple[Producer, ...] = PRODUCERS) -> list[Resource]:
+    return render_resources(producers, Deadletter(), target=target)
 
 
 def by_name(resources: list[Resource], kind: str) -> dict[str, dict[str, Any]]:

@@ -17,11 +17,12 @@ from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from esbridge.cluster.search import SearchCluster
 from esbridge.config import Config, load_config
 from esbridge.ingest.pipeline import RunLimits, open_pipeline
 from esbridge.ingest.stats import Stats
-from esbridge.setup.installer import detect_capabilities, install
-from esbridge.setup.templates import render_resources
+from esbridge.setup.installer import install
+from esbridge.setup.templates import Target, render_resources
 
 PARSERS = ("billing", "logs", "access", "poolinfo")
 MANDATORY = {
@@ -182,18 +183,18 @@ def make_site(
     extra = extra.replace("{site}", name)
     path = write_config(tmp_path, name, kafka_bootstrap, es_url, extra, sections)
     config = load_config(path, environ=os.environ)
-    ilm = detect_capabilities(es).ilm
-    install(
-        es,
-        render_resources(
-            config.producers,
-            config.deadletter,
-            ilm=ilm,
-            prefix=config.template_prefix,
-            issues_index=config.watch.issues_index if config.watch is not None else None,
-        ),
-        dry_run=False,
-    )
+    with SearchCluster.connect([es_url], request_timeout=60) as cluster:
+        install(
+            cluster,
+            render_resources(
+                config.producers,
+                config.deadletter,
+                target=Target.of(cluster),
+                prefix=config.template_prefix,
+                issues_index=config.watch.issues_index if config.watch is not None else None,
+            ),
+            dry_run=False,
+        )
     return Site(name, path, config, es, kafka_bootstrap)
 
 

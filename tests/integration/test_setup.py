@@ -1,13 +1,15 @@
-"""`esbridge setup`'s engine against the real Elasticsearch node: install, re-install, write.
+"""`esbridge setup`'s engine against the session's Elasticsearch 9: install, re-install, write.
 
-Every test installs under its own name prefix, so runs never see each other's templates, and
-the `site` fixture removes indices, aliases, templates and policies afterwards.
+Installs go through esbridge's own layer (`SearchCluster`); what they left in the cluster is
+read back with elasticsearch-py, an independent client that speaks Elasticsearch 9. Every test
+installs under its own name prefix, so runs never see each other's templates, and the `site`
+fixture removes indices, aliases, templates and policies afterwards. The other three engines:
+tests/integration/test_setup_engines.py.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -17,8 +19,15 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from esbridge.setup.installer import NO_ILM, SetupError, detect_capabilities, install
-from esbridge.setup.templates import INSTALL_ORDER, Resource, bootstrap_index_name, render_resources
+from esbridge.cluster.search import SearchCluster
+from esbridge.setup.installer import SetupError, install, no_lifecycle
+from esbridge.setup.templates import (
+    INSTALL_ORDER,
+    Resource,
+    Target,
+    bootstrap_index_name,
+    render_resources,
+)
 from esbridge.transforms import PARSERS as TRANSFORMS
 from esbridge.transforms import ParseContext, ParseError
 from tests.helpers.mappings import PARSERS, Deadletter, Producer
@@ -31,13 +40,17 @@ class Site:
     prefix: str
     producers: tuple[Producer, ...]
     deadletter: Deadletter
-    ilm: bool
+    cluster: SearchCluster
+
+    @property
+    def ilm(self) -> bool:
+        return self.cluster.lifecycle() == "ilm"
 
     def resources(self, producers: tuple[Producer, ...] | None = None) -> list[Resource]:
         return render_resources(
             self.producers if producers is None else producers,
             self.deadletter,
-            ilm=self.ilm,
+            target=Target.of(self.cluster),
             prefix=self.prefix,
         )
 
@@ -46,7 +59,7 @@ class Site:
 
 
 @pytest.fixture
-def site(es: Elasticsearch) -> Iterator[Site]:
+def site(es: Elasticsearch, search_cluster: SearchCluster) -> Iterator[Site]:
     """A site under a fresh prefix, removed afterwards.
 
     Not conftest's `unique_name`: its clean-up deletes indices by wildcard, which Elasticsearch
@@ -54,7 +67,7 @@ def site(es: Elasticsearch) -> Iterator[Site]:
     """
     prefix = f"esbt-{uuid.uuid4().hex[:10]}"
     producers = tuple(Producer(p, p, f"{prefix}-dcache-{p}") for p in PARSERS)
-    site = Site(prefix, producers, Deadletter(f"{prefix}-deadletter"), detect_capabilities(es).ilm)
+    site = Site(prefix, producers, Deadletter(f"{prefix}-deadletter"), search_cluster)
     yield site
     indices = es.indices.get(index=f"{prefix}*", expand_wildcards="all")
     if indices:
@@ -228,7 +241,7 @@ def dead_letter() -> dict[str, Any]:
 def test_first_install_creates_everything_in_dependency_order(
     es: Elasticsearch, site: Site
 ) -> None:
-    changes = install(es, site.resources(), dry_run=False)
+    changes = install(site.cluster, site.resources(), dry_run=False)
 
     assert [c.kind for c in changes] == sorted((c.kind for c in changes), key=INSTALL_ORDER.index)
     policy_action = "created" if site.ilm else "skipped"
@@ -242,9 +255,9 @@ def test_first_install_creates_everything_in_dependency_order(
 
 
 def test_second_install_changes_nothing(es: Elasticsearch, site: Site) -> None:
-    install(es, site.resources(), dry_run=False)
+    install(site.cluster, site.resources(), dry_run=False)
 
-    again = install(es, site.resources(), dry_run=False)
+    again = install(site.cluster, site.resources(), dry_run=False)
 
     policy_action = "unchanged" if site.ilm else "skipped"
     assert [c.action for c in again if c.kind == "ilm_policy"] == [policy_action] * 5
@@ -256,10 +269,10 @@ def test_second_install_changes_nothing(es: Elasticsearch, site: Site) -> None:
 def test_changed_setting_updates_only_the_resource_it_belongs_to(
     es: Elasticsearch, site: Site
 ) -> None:
-    install(es, site.resources(), dry_run=False)
+    install(site.cluster, site.resources(), dry_run=False)
     grown = (replace(site.producers[0], total_fields_limit=2000), *site.producers[1:])
 
-    changes = install(es, site.resources(grown), dry_run=False)
+    changes = install(site.cluster, site.resources(grown), dry_run=False)
 
     updated = {(c.kind, c.name) for c in changes if c.action == "updated"}
     assert updated == {("component_template", f"{site.prefix}-billing-mappings")}
@@ -271,7 +284,7 @@ def test_changed_setting_updates_only_the_resource_it_belongs_to(
 def test_documents_of_every_producer_land_in_the_bootstrap_index(
     es: Elasticsearch, site: Site
 ) -> None:
-    install(es, site.resources(), dry_run=False)
+    install(site.cluster, site.resources(), dry_run=False)
     documents = {
         "billing": [billing_transfer(), billing_request()],
         "logs": [logs_pool_disabled()],
@@ -302,7 +315,7 @@ def test_every_parsed_sample_record_is_accepted_by_the_mappings(
     es: Elasticsearch, site: Site, samples_dir: Path
 ) -> None:
     """The parsers' real output, not only hand-made documents, fits the installed mappings."""
-    install(es, site.resources(), dry_run=False)
+    install(site.cluster, site.resources(), dry_run=False)
     context = ParseContext(producer="sample", dcache_instance="desy-prod")
 
     for parser in PARSERS:
@@ -324,7 +337,7 @@ def test_every_parsed_sample_record_is_accepted_by_the_mappings(
 def test_redelivered_document_with_the_same_id_is_refused_as_a_duplicate(
     es: Elasticsearch, site: Site
 ) -> None:
-    install(es, site.resources(), dry_run=False)
+    install(site.cluster, site.resources(), dry_run=False)
     index_doc(es, site.alias("poolinfo"), "poolinfo-0-12", poolinfo_snapshot())
 
     response = es.bulk(
@@ -340,7 +353,7 @@ def test_redelivered_document_with_the_same_id_is_refused_as_a_duplicate(
 def test_type_conflict_is_rejected_so_the_pipeline_can_dead_letter_it(
     es: Elasticsearch, site: Site
 ) -> None:
-    install(es, site.resources(), dry_run=False)
+    install(site.cluster, site.resources(), dry_run=False)
     doc = billing_transfer()
     doc["billing"]["file_size"] = "8 GiB"
 
@@ -355,7 +368,7 @@ def test_type_conflict_is_rejected_so_the_pipeline_can_dead_letter_it(
 
 
 def test_malformed_ip_is_kept_and_only_that_field_is_ignored(es: Elasticsearch, site: Site) -> None:
-    install(es, site.resources(), dry_run=False)
+    install(site.cluster, site.resources(), dry_run=False)
     doc = billing_transfer()
     doc["client"]["ip"] = "dcache-door02.desy.de"
 
@@ -372,11 +385,13 @@ def test_ilm_policies_are_skipped_with_a_warning_on_a_cluster_without_ilm(
     if site.ilm:
         pytest.skip("this Elasticsearch has ILM")
 
-    changes = install(es, site.resources(), dry_run=False)
+    changes = install(site.cluster, site.resources(), dry_run=False)
 
     policies = [c for c in changes if c.kind == "ilm_policy"]
     assert len(policies) == 5
-    assert all((c.action, c.detail) == ("skipped", NO_ILM) for c in policies)
+    skipped = no_lifecycle(site.cluster, "ilm_policy")
+    assert all((c.action, c.detail) == ("skipped", skipped) for c in policies)
+    assert skipped.startswith(f"{site.cluster.flavour.label} has no ILM")
     index = bootstrap_index_name(site.alias("logs"))
     settings = es.indices.get_settings(index=index, flat_settings=True)[index]["settings"]
     assert not any(key.startswith("index.lifecycle") for key in settings)
@@ -385,7 +400,7 @@ def test_ilm_policies_are_skipped_with_a_warning_on_a_cluster_without_ilm(
 def test_dry_run_reports_what_would_change_and_writes_nothing(
     es: Elasticsearch, site: Site
 ) -> None:
-    changes = install(es, site.resources(), dry_run=True)
+    changes = install(site.cluster, site.resources(), dry_run=True)
 
     assert {c.action for c in changes if c.kind != "ilm_policy"} == {"created"}
     assert all("dry run" in c.detail for c in changes if c.kind != "ilm_policy")
@@ -399,12 +414,12 @@ def test_dry_run_reports_what_would_change_and_writes_nothing(
 def test_dry_run_of_a_change_leaves_the_stored_resource_alone(
     es: Elasticsearch, site: Site
 ) -> None:
-    install(es, site.resources(), dry_run=False)
+    install(site.cluster, site.resources(), dry_run=False)
     template = f"{site.prefix}-access"
     before = es.indices.get_index_template(name=template)["index_templates"][0]["index_template"]
     more_replicas = (*site.producers[:2], replace(site.producers[2], replicas=1), site.producers[3])
 
-    changes = install(es, site.resources(more_replicas), dry_run=True)
+    changes = install(site.cluster, site.resources(more_replicas), dry_run=True)
 
     assert actions(changes)["index_template", template] == "updated"
     after = es.indices.get_index_template(name=template)["index_templates"][0]["index_template"]
@@ -418,7 +433,7 @@ def test_index_in_the_place_of_an_alias_is_reported_and_kept(es: Elasticsearch, 
     with pytest.raises(
         SetupError, match=rf"write_alias {squatter}: an index named {squatter} exists"
     ):
-        install(es, site.resources(), dry_run=False)
+        install(site.cluster, site.resources(), dry_run=False)
 
     assert es.count(index=squatter)["count"] == 1
     assert not es.indices.exists_alias(name=squatter)
@@ -430,16 +445,8 @@ def test_elasticsearch_refusal_names_the_resource_and_the_reason(
     no_shards = (replace(site.producers[0], shards=0), *site.producers[1:])
 
     with pytest.raises(SetupError) as refused:
-        install(es, site.resources(no_shards), dry_run=False)
+        install(site.cluster, site.resources(no_shards), dry_run=False)
 
     message = str(refused.value)
     assert message.startswith(f"index_template {site.prefix}-billing: ")
     assert "index.number_of_shards" in message
-
-
-def test_capabilities_report_the_node_version(es: Elasticsearch) -> None:
-    capabilities = detect_capabilities(es)
-
-    versions = es.cat.nodes(h="version").body.split()
-    assert capabilities.version in versions
-    assert re.fullmatch(r"\d+\.\d+\.\d+(-\w+)?", capabilities.version)

@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "transforms": {"config", "utc"},
     "ingest": {"config", "transforms", "errors", "utc"},
     "cluster": {"config", "errors"},
-    "setup": {"config", "errors", "resources"},
+    "setup": {"config", "cluster", "errors", "resources", "utc"},
     "notify": {"config", "errors", "utc"},
     "watch": {"config", "notify", "errors", "utc", "argv"},
     "kibana": {"config", "errors", "resources"},

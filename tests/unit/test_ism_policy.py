@@ -1,16 +1,15 @@
-"""The ISM policy and rollover-alias settings OpenSearch will get, checked against ISM's schema.
+"""The ISM policy and rollover-alias setting OpenSearch gets, checked against ISM's schema.
 
-No test distribution has the ISM plugin, so the bodies are checked here against the request
-schema OpenSearch documents for `PUT _plugins/_ism/policies/<id>` (Index State Management,
-"Policies": `description`, `default_state`, `states` of actions and transitions,
-`ism_template`), and against the ILM policy of the same producer: both must roll over and
-delete at the same thresholds. `setup` does not install them yet.
+No test distribution has the ISM plugin, so the bodies `esbridge setup` renders for an
+OpenSearch with ISM are checked here against the request schema OpenSearch documents for
+`PUT _plugins/_ism/policies/<id>` (Index State Management, "Policies": `description`,
+`default_state`, `states` of actions and transitions, `ism_template`), and against the ILM
+policy of the same producer: both must roll over and delete at the same thresholds.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -18,15 +17,8 @@ from typing import Any
 
 import pytest
 
-from esbridge.resources import INDEX_TEMPLATES, jinja_environment
-from esbridge.setup.templates import (
-    DEADLETTER_ROLLOVER_MAX_AGE,
-    DEADLETTER_ROLLOVER_MAX_PRIMARY_SHARD_SIZE,
-    bootstrap_index_name,
-    es_byte_size,
-    es_time,
-)
-from tests.helpers.mappings import PRODUCERS, Deadletter, Producer, by_name, render
+from esbridge.setup.templates import bootstrap_index_name, render_resources
+from tests.helpers.mappings import ISM, PRODUCERS, Deadletter, Producer, by_name, render
 
 POLICY_KEYS = {
     "policy_id", "description", "last_updated_time", "schema_version", "error_notification",
@@ -150,40 +142,14 @@ def is_value_of_unit(unit: str, value: object) -> bool:
     return isinstance(value, str) and pattern.fullmatch(value) is not None
 
 
-def render_file(name: str, context: Mapping[str, Any]) -> dict[str, Any]:
-    """A body of index-templates/ as `esbridge setup` renders them (plain-JSON `tojson`)."""
-    environment = jinja_environment(INDEX_TEMPLATES)
-    environment.filters["tojson"] = json.dumps
-    rendered: dict[str, Any] = json.loads(
-        environment.get_template(f"{name}.json.j2").render(context)
-    )
-    return rendered
-
-
 def ism_policy(producer: Producer) -> dict[str, Any]:
-    return render_file(
-        "ism-policy",
-        {
-            "index": producer.index,
-            "rollover_max_primary_shard_size": es_byte_size(
-                producer.rollover_max_primary_shard_size
-            ),
-            "rollover_max_age": es_time(producer.rollover_max_age),
-            "retention_days": producer.retention_days,
-        },
-    )
+    """The policy `esbridge setup` installs for `producer` on an OpenSearch with ISM."""
+    return by_name(render(ISM, (producer,)), "ism_policy")[f"esbridge-{producer.name}"]
 
 
 def deadletter_ism_policy(deadletter: Deadletter) -> dict[str, Any]:
-    return render_file(
-        "ism-policy",
-        {
-            "index": deadletter.index,
-            "rollover_max_primary_shard_size": DEADLETTER_ROLLOVER_MAX_PRIMARY_SHARD_SIZE,
-            "rollover_max_age": DEADLETTER_ROLLOVER_MAX_AGE,
-            "retention_days": deadletter.retention_days,
-        },
-    )
+    resources = render_resources(PRODUCERS, deadletter, target=ISM)
+    return by_name(resources, "ism_policy")["esbridge-deadletter"]
 
 
 @pytest.mark.parametrize("producer", PRODUCERS, ids=lambda p: p.name)
@@ -299,8 +265,7 @@ def test_ism_attaches_to_exactly_the_indices_behind_the_producers_alias() -> Non
 def test_rollover_alias_setting_names_the_write_alias_as_ism_requires() -> None:
     producer = PRODUCERS[0]
 
-    component = render_file("ism-rollover-alias", {"index": producer.index})
+    template = by_name(render(ISM), "index_template")[f"esbridge-{producer.name}"]
 
-    assert component == {
-        "template": {"settings": {"plugins.index_state_management.rollover_alias": producer.index}}
-    }
+    settings = template["template"]["settings"]
+    assert settings["plugins.index_state_management.rollover_alias"] == producer.index

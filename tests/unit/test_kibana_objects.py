@@ -19,7 +19,7 @@ from tests.helpers.mappings import PRODUCERS, Deadletter, effective_mappings, lo
 from tests.helpers.paths import KIBANA_OBJECTS
 
 AGGREGATABLE = {"keyword", "long", "integer", "short", "double", "float", "date", "ip", "boolean"}
-RESOURCES = render_resources(PRODUCERS, Deadletter(), ilm=False, issues_index="esbridge-issues")
+RESOURCES = render_resources(PRODUCERS, Deadletter(), issues_index="esbridge-issues")
 VIEWS = {v.id: v for v in SPEC.data_views}
 OBJECTS = render_objects()
 

@@ -40,7 +40,7 @@ RENDERED = render_pipelines(load_config(EXAMPLE_CONFIG, environ={}))
 CONF = RENDERED["kafka-to-es.conf"]
 EXAMPLE = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
 BY_PARSER = {p["parser"]: p for p in EXAMPLE["producers"]}
-RESOURCES = render_resources(PRODUCERS, Deadletter(), ilm=False)
+RESOURCES = render_resources(PRODUCERS, Deadletter())
 CTX = ParseContext(producer="test")
 DATE = "2026-10-14T09:12:03.41+02:00"
 

@@ -1,7 +1,9 @@
 """The rendered templates and policies, checked against docs/fields.md and ILM's policy schema.
 
 The field contract is read from the markdown itself, so a field documented but not mapped (or
-mapped with another type) fails here instead of drifting.
+mapped with another type) fails here instead of drifting. ISM's schema is checked in
+test_ism_policy.py; every body is installed on all four engines in
+tests/integration/test_setup_engines.py.
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ import pytest
 
 from esbridge.setup.templates import (
     Resource,
+    Target,
     bootstrap_index_name,
     content_hash,
     es_byte_size,
     es_time,
+    esbridge_hash,
     render_resources,
 )
 from esbridge.watch.lifecycle import Issue, Subject
 from tests.helpers.mappings import (
     ALL_FIELDS,
+    ILM,
+    ISM,
     PARSERS,
     PRODUCERS,
     SECTIONS,
@@ -141,15 +147,19 @@ def test_total_fields_limit_guard_comes_from_the_producer() -> None:
 # --- resources, names and order -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("ilm", [False, True])
-def test_every_resource_renders_for_each_parser_in_install_order(ilm: bool) -> None:
-    resources = render(ilm=ilm)
+TARGETS = [Target(), ILM, Target("opensearch"), ISM]
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=str)
+def test_every_resource_renders_for_each_parser_in_install_order(target: Target) -> None:
+    resources = render(target)
     names = [(r.kind, r.name) for r in resources]
     producers = [f"esbridge-{p}" for p in (*PARSERS, "deadletter")]
+    policy = "ilm_policy" if target.distribution == "elasticsearch" else "ism_policy"
     assert names == [
         ("component_template", "esbridge-envelope"),
         *[("component_template", f"{n}-mappings") for n in producers],
-        *[("ilm_policy", n) for n in producers],
+        *[(policy, n) for n in producers],
         *[("index_template", n) for n in producers],
         *[("write_alias", f"dcache-{p}") for p in PARSERS],
         ("write_alias", "esbridge-deadletter"),
@@ -159,7 +169,7 @@ def test_every_resource_renders_for_each_parser_in_install_order(ilm: bool) -> N
 
 
 def test_prefix_starts_every_template_and_policy_name() -> None:
-    resources = render_resources(PRODUCERS, Deadletter(), ilm=True, prefix="site-a")
+    resources = render_resources(PRODUCERS, Deadletter(), target=ILM, prefix="site-a")
     named = [r for r in resources if r.kind != "write_alias"]
     assert all(r.name.startswith("site-a-") for r in named)
     template = by_name(resources, "index_template")["site-a-logs"]
@@ -180,8 +190,8 @@ def test_index_template_targets_the_rollover_indices_of_its_alias() -> None:
 
 
 def test_index_templates_name_policy_and_alias_only_when_cluster_has_ilm() -> None:
-    without = by_name(render(ilm=False), "index_template")
-    with_ilm = by_name(render(ilm=True), "index_template")
+    without = by_name(render(), "index_template")
+    with_ilm = by_name(render(ILM), "index_template")
     for name, body in without.items():
         assert not any(k.startswith("index.lifecycle") for k in body["template"]["settings"]), name
     for name, body in with_ilm.items():
@@ -190,19 +200,104 @@ def test_index_templates_name_policy_and_alias_only_when_cluster_has_ilm() -> No
         assert settings["index.lifecycle.rollover_alias"] == body["index_patterns"][0][:-2]
 
 
+def test_index_templates_name_isms_rollover_alias_only_when_cluster_has_ism() -> None:
+    """ISM attaches its policy by the policy's `ism_template`; its rollover action needs the
+    alias as an index setting, which a cluster without the plugin rejects as unknown."""
+    without = by_name(render(Target("opensearch")), "index_template")
+    with_ism = by_name(render(ISM), "index_template")
+
+    for name, body in without.items():
+        assert not any(k.startswith("plugins.") for k in body["template"]["settings"]), name
+    for name in ("esbridge-billing", "esbridge-deadletter"):
+        settings = with_ism[name]["template"]["settings"]
+        assert (
+            settings["plugins.index_state_management.rollover_alias"]
+            == (with_ism[name]["index_patterns"][0][:-2])
+        )
+        assert not any(k.startswith("index.lifecycle") for k in settings)
+
+
+def test_every_bootstrap_index_says_whose_it_is_and_the_templates_do_not() -> None:
+    """`esbridge maintain` deletes only indices whose mappings carry this `_meta`; setup gives
+    it at creation, since a template's would reach any index matching its pattern."""
+    resources = render()
+    aliases = by_name(resources, "write_alias")
+
+    for alias in ("dcache-logs", "esbridge-deadletter"):
+        assert aliases[alias]["mappings"] == {
+            "_meta": {"managed_by": "esbridge", "write_alias": alias}
+        }
+    for name, body in by_name(resources, "index_template").items():
+        assert "_meta" not in body["template"].get("mappings", {}), name
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=str)
+def test_mappings_are_the_same_on_every_engine(target: Target) -> None:
+    """One set of mappings for all four engines: core types only (no `match_only_text`,
+    `wildcard`, data-tier settings), so nothing differs but the lifecycle."""
+    assert by_name(render(target), "component_template") == by_name(render(), "component_template")
+
+
+def test_every_dynamic_template_matches_one_json_type() -> None:
+    """OpenSearch refuses a list in `match_mapping_type` ("No field type matched on [[string,
+    long, ...]]"); Elasticsearch has taken one since 8.9. One type per entry works on both."""
+    for name, body in by_name(render(), "component_template").items():
+        for entry in body["template"].get("mappings", {}).get("dynamic_templates", []):
+            (template,) = entry.values()
+            assert isinstance(template.get("match_mapping_type", "*"), str), name
+
+
 def test_write_alias_bootstraps_the_first_rollover_index() -> None:
     aliases = by_name(render(), "write_alias")
-    assert aliases["dcache-billing"] == {"aliases": {"dcache-billing": {"is_write_index": True}}}
+    assert aliases["dcache-billing"]["aliases"] == {"dcache-billing": {"is_write_index": True}}
     assert bootstrap_index_name("dcache-billing") == "dcache-billing-000001"
 
 
 def test_every_template_and_policy_is_stamped_with_a_hash_of_its_content() -> None:
-    for resource in render(ilm=True):
+    for resource in render(ILM):
         if resource.kind == "write_alias":
             continue
         holder = resource.body["policy"] if resource.kind == "ilm_policy" else resource.body
         meta = holder.pop("_meta")
         assert meta == {"managed_by": "esbridge", "esbridge_hash": content_hash(resource.body)}
+
+
+def test_an_ism_policy_carries_its_hash_in_its_description() -> None:
+    """ISM refuses unknown fields, `_meta` among them; the description is free text it keeps."""
+    policy = by_name(render(ISM), "ism_policy")["esbridge-billing"]
+    description = policy["policy"]["description"]
+    digest = esbridge_hash("ism_policy", policy)
+
+    assert "_meta" not in policy["policy"]
+    assert description.endswith(f" [managed_by esbridge, esbridge_hash {digest}]")
+    unstamped = {"policy": {**policy["policy"], "description": description.split(" [")[0]}}
+    assert digest == content_hash(unstamped)
+
+
+def test_the_ism_hash_is_read_back_from_a_policy_as_opensearch_stores_it() -> None:
+    policy = by_name(render(ISM), "ism_policy")["esbridge-billing"]
+    stored = {
+        "policy": {
+            **policy["policy"],
+            "policy_id": "esbridge-billing",
+            "last_updated_time": 1796169696055,
+            "schema_version": 21,
+            "error_notification": None,
+        }
+    }
+    longer = (replace(PRODUCERS[0], retention_days=31), *PRODUCERS[1:])
+    changed = by_name(render(ISM, longer), "ism_policy")["esbridge-billing"]
+
+    assert esbridge_hash("ism_policy", stored) == esbridge_hash("ism_policy", policy)
+    assert esbridge_hash("ism_policy", changed) != esbridge_hash("ism_policy", policy)
+    assert esbridge_hash("ism_policy", {"policy": {"description": "someone else's"}}) is None
+
+
+def test_a_target_names_only_its_own_engines_lifecycle_module() -> None:
+    with pytest.raises(ValueError, match="opensearch has no ilm"):
+        Target("opensearch", "ilm")
+    with pytest.raises(ValueError, match="elasticsearch has no ism"):
+        Target("elasticsearch", "ism")
 
 
 def test_hash_is_stable_across_renders_and_changes_with_content() -> None:
@@ -379,7 +474,7 @@ def test_ilm_policy_rolls_over_and_deletes_per_the_producer_settings() -> None:
 
 def test_issues_resources_are_rendered_only_for_a_watch_section() -> None:
     without = render()
-    with_watch = render_resources(PRODUCERS, Deadletter(), ilm=False, issues_index="my-issues")
+    with_watch = render_resources(PRODUCERS, Deadletter(), issues_index="my-issues")
 
     added = {(r.kind, r.name) for r in with_watch} - {(r.kind, r.name) for r in without}
     assert added == {
@@ -394,7 +489,7 @@ def test_issues_resources_are_rendered_only_for_a_watch_section() -> None:
 def test_issues_mappings_cover_every_field_of_an_issue_document() -> None:
     at = datetime(2025, 3, 1, tzinfo=UTC)
     issue = Issue("r", "T", Subject("p"), "unresolved", "normal", at, at, at, 1, "m")
-    resources = render_resources(PRODUCERS, Deadletter(), ilm=False, issues_index="i")
+    resources = render_resources(PRODUCERS, Deadletter(), issues_index="i")
     mapped = by_name(resources, "component_template")["esbridge-issues-mappings"]
     properties = mapped["template"]["mappings"]["properties"]
 
