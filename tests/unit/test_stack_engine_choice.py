@@ -165,3 +165,15 @@ def test_an_unknown_engine_is_one_line_and_exit_2(tmp_path: Path) -> None:
         "elasticsearch-9, elasticsearch-8, opensearch-2, opensearch-3"
     ]
     assert not (tmp_path / "stack.json").exists()
+
+
+def test_status_text_names_the_distribution_in_its_row(tmp_path: Path) -> None:
+    saved(tmp_path, engine="opensearch-3")
+
+    result = CliRunner().invoke(main, ["stack", "status", "--dir", str(tmp_path)])
+
+    assert result.exit_code == 1  # nothing runs
+    assert [line.split()[::2] for line in result.output.splitlines()] == [
+        ["kafka", "4.1.1"],
+        ["opensearch", "3.3.2"],
+    ]
