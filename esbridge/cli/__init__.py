@@ -9,6 +9,7 @@ from esbridge.cli.ingest import ingest
 from esbridge.cli.issues import issues
 from esbridge.cli.kibana import kibana
 from esbridge.cli.logstash import logstash
+from esbridge.cli.maintain import maintain_command
 from esbridge.cli.setup import setup
 from esbridge.cli.simulate import simulate
 from esbridge.cli.stack import stack
@@ -70,6 +71,7 @@ def main() -> None:
 
 main.add_command(stack)
 main.add_command(setup)
+main.add_command(maintain_command)
 main.add_command(ingest)
 main.add_command(simulate)
 main.add_command(watch)
