@@ -35,12 +35,20 @@ def samples_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def stack_endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The stack the environment names, else one started for the run with the engine
+    ESBRIDGE_ENGINE names (`stack up --engine`; Elasticsearch 9 when unset)."""
     bootstrap = os.environ.get("ESBRIDGE_KAFKA_BOOTSTRAP")
     es_url = os.environ.get("ESBRIDGE_ES_URL")
     if bootstrap and es_url:
         yield {"kafka_bootstrap": bootstrap, "es_url": es_url}
         return
-    stack = Stack(StackOptions(directory=tmp_path_factory.mktemp("stack"), kafka_port=0, es_port=0))
+    options = StackOptions(
+        directory=tmp_path_factory.mktemp("stack"),
+        kafka_port=0,
+        es_port=0,
+        engine=os.environ.get("ESBRIDGE_ENGINE") or None,
+    )
+    stack = Stack(options)
     info = stack.up()
     try:
         yield {"kafka_bootstrap": info.kafka.bootstrap, "es_url": info.elasticsearch.url}
