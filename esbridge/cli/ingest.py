@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
 
@@ -11,8 +12,8 @@ import click
 
 from esbridge.cli.logsetup import setup_logging
 from esbridge.cli.options import config_option, log_level_option, read_config
-from esbridge.cluster import make_client
-from esbridge.ingest.pipeline import RunLimits, open_pipeline
+from esbridge.ingest.pipeline import Pipeline, RunLimits, open_pipeline
+from esbridge.ingest.sender import connect_patiently
 
 
 @click.command()
@@ -47,13 +48,25 @@ def ingest(
     """
     config = read_config(config_path)
     setup_logging(log_level)
-    pipeline = open_pipeline(config, make_client(config.elasticsearch), RunLimits(
-        idle_exit=idle_exit, max_messages=max_messages, shutdown_timeout=shutdown_timeout
-    ))  # fmt: skip
+    stop = threading.Event()
+    running: list[Pipeline] = []
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
-        pipeline.stop.set()
+        stop.set()
+        for pipeline in running:
+            pipeline.stop.set()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    sys.exit(pipeline.run())
+    cluster = connect_patiently(config.elasticsearch, config.ingest, stop)
+    if cluster is None:  # stopped while waiting for the cluster: nothing was read
+        sys.exit(0)
+    with cluster:
+        pipeline = open_pipeline(config, cluster, RunLimits(
+            idle_exit=idle_exit, max_messages=max_messages, shutdown_timeout=shutdown_timeout
+        ))  # fmt: skip
+        running.append(pipeline)
+        if stop.is_set():
+            pipeline.stop.set()
+        code = pipeline.run()
+    sys.exit(code)

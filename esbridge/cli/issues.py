@@ -13,7 +13,7 @@ import click
 
 from esbridge.cli.durations import DURATION
 from esbridge.cli.options import config_option, read_config
-from esbridge.cluster import make_client
+from esbridge.cluster import connect
 from esbridge.notify.digest import COLUMNS
 from esbridge.watch.engine import issue_row
 from esbridge.watch.lifecycle import STATUSES, Issue, Status, set_status
@@ -26,7 +26,7 @@ def _store(config_path: Path) -> IssueStore:
     config = read_config(config_path)
     if config.watch is None:
         raise click.ClickException(f"{config_path} has no watch: section")
-    return IssueStore(make_client(config.elasticsearch), config.watch.issues_index)
+    return IssueStore(connect(config.elasticsearch), config.watch.issues_index)
 
 
 def _cutoff(older_than: float | None) -> datetime | None:

@@ -14,7 +14,7 @@ import click
 from esbridge.cli.durations import DURATION
 from esbridge.cli.logsetup import setup_logging
 from esbridge.cli.options import config_option, log_level_option, read_config
-from esbridge.cluster import make_client
+from esbridge.cluster import connect
 from esbridge.notify.dispatch import Notifier
 from esbridge.watch.engine import Watcher
 
@@ -50,21 +50,20 @@ def watch(
         raise click.ClickException(f"{config_path} has no watch: section")
     setup_logging(log_level)
     notifier = None if config.notifications is None else Notifier(config.notifications)
-    watcher = Watcher(
-        config, make_client(config.elasticsearch), notifier, dry_run=dry_run, since=since
-    )
-    if once or dry_run:
-        report = watcher.run_cycle()
-        click.echo(report.summary(), err=True)
-        if dry_run and report.digest is not None:
-            click.echo(f"Subject: {report.digest.subject}\n\n{report.digest.text}")
-        sys.exit(1 if report.error else 0)
-    stop = threading.Event()
+    with connect(config.elasticsearch) as cluster:
+        watcher = Watcher(config, cluster, notifier, dry_run=dry_run, since=since)
+        if once or dry_run:
+            report = watcher.run_cycle()
+            click.echo(report.summary(), err=True)
+            if dry_run and report.digest is not None:
+                click.echo(f"Subject: {report.digest.subject}\n\n{report.digest.text}")
+            sys.exit(1 if report.error else 0)
+        stop = threading.Event()
 
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %d: stopping after this cycle", signum)
-        stop.set()
+        def request_stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %d: stopping after this cycle", signum)
+            stop.set()
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    watcher.run_forever(stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        watcher.run_forever(stop)

@@ -15,8 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from elasticsearch import Elasticsearch
-
+from esbridge.cluster.search import SearchCluster
 from esbridge.config import Config
 from esbridge.errors import EsbridgeError
 from esbridge.ingest.encode import BulkItem, DeadLetterTarget, Route, to_item
@@ -317,17 +316,18 @@ def dead_letter_target(config: Config) -> DeadLetterTarget:
     return DeadLetterTarget(config.deadletter.index, config.deadletter.payload_max_bytes)
 
 
-def open_pipeline(config: Config, es: Elasticsearch, limits: RunLimits) -> Pipeline:
-    """The pipeline over the real seams: `kafka.backend`'s consumer and the bulk sender."""
+def open_pipeline(config: Config, cluster: SearchCluster, limits: RunLimits) -> Pipeline:
+    """The pipeline over the real seams: `kafka.backend`'s consumer and the bulk sender
+    writing to `cluster` (connected by the caller, who closes it)."""
     tuning = config.ingest
     sender = BulkSender(
-        es,
+        cluster,
         dead_letter_target(config),
         tuning.retry_initial_backoff,
         tuning.retry_max_backoff,
         workers=tuning.max_in_flight,
         auth_failure_timeout=tuning.auth_failure_timeout,
-        endpoint=", ".join(config.elasticsearch.hosts),
+        endpoint=cluster.where,
     )
     return Pipeline(config, open_source(config.kafka, tuning.batch_max_docs), sender, limits)
 

@@ -6,6 +6,11 @@ dead letter Elasticsearch refuses holds its batch (and so its offsets) like a bu
 Several batches may be in flight at once (one Elasticsearch write thread serves one bulk
 request, so one request at a time leaves the node's other cores idle), but settled batches are
 handed back strictly in submission order, so committed offsets never skip a message.
+
+Requests go through `SearchCluster` (plain JSON, the same on Elasticsearch 8/9 and OpenSearch
+2/3): one `_bulk` per attempt, its answer trimmed by `filter_path` and parsed once, and one
+`_mget` per answer with 409s; a refused request arrives as the layer's `ClusterError`, with
+its status and the engine's `error.type`.
 """
 
 from __future__ import annotations
@@ -20,10 +25,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
-from elastic_transport import ConnectionError as TransportConnectionError
-from elastic_transport import ConnectionTimeout
-from elasticsearch import ApiError, Elasticsearch
-
+from esbridge.cluster.errors import AuthError, ClusterError, ClusterUnavailableError, ServerError
+from esbridge.cluster.search import SearchCluster, connect
+from esbridge.config import ElasticsearchConfig, IngestConfig
 from esbridge.errors import EsbridgeError
 from esbridge.ingest.bulk import (
     Backoff,
@@ -44,14 +48,6 @@ from esbridge.ingest.encode import (
 
 log = logging.getLogger("esbridge.sink")
 
-NDJSON = {
-    "content-type": "application/vnd.elasticsearch+x-ndjson; compatible-with=9",
-    "accept": "application/vnd.elasticsearch+json; compatible-with=9",
-}
-JSON = {
-    "content-type": "application/vnd.elasticsearch+json; compatible-with=9",
-    "accept": "application/vnd.elasticsearch+json; compatible-with=9",
-}
 BULK_FILTER = "errors,items.*.status,items.*.error"
 MGET_FILTER = "docs.found,docs._source.event.hash"
 
@@ -133,8 +129,9 @@ def denied_message(endpoint: str, reason: str, seconds: float) -> str:
         check = "check elasticsearch.username/password or api_key"
     else:
         check = (
-            "check that esbridge's user may write (create_doc) to the producers' indices and "
-            "the dead-letter index"
+            "check that esbridge's user has the cluster privilege monitor (to read the "
+            "engine's version) and may write (create_doc) to the producers' indices and the "
+            "dead-letter index"
         )
     return (
         f"Elasticsearch at {endpoint} refused esbridge's requests ({reason}) for "
@@ -142,9 +139,52 @@ def denied_message(endpoint: str, reason: str, seconds: float) -> str:
     )
 
 
-def error_type_of(body: object) -> str:
-    error = body.get("error") if isinstance(body, dict) else None
-    return str(error.get("type", "")) if isinstance(error, dict) else ""
+def connect_patiently(
+    config: ElasticsearchConfig,
+    tuning: IngestConfig,
+    stop: threading.Event,
+    *,
+    opener: Callable[[ElasticsearchConfig], SearchCluster] = connect,
+    clock: Callable[[], float] = time.monotonic,
+) -> SearchCluster | None:
+    """The cluster, once it answers and takes esbridge's credentials; None if `stop` came first.
+
+    Connecting reads the engine and version (`SearchCluster.connect`), so a cluster that is
+    down, busy or refusing the credentials when ingest starts would otherwise end the run
+    before a message is read. It is waited for by the rules a bulk request follows: unreachable
+    or 429/5xx is retried with backoff, a 401/403 until `ingest.auth_failure_timeout`, then
+    ElasticsearchDeniedError. An engine esbridge does not speak, or any other refusal, stops
+    at once. Nothing is consumed meanwhile, so nothing waits uncommitted.
+    """
+    endpoint = ", ".join(config.hosts)
+    backoff = Backoff(tuning.retry_initial_backoff, tuning.retry_max_backoff)
+    denied_since: float | None = None
+    while True:
+        try:
+            return opener(config)
+        except AuthError as exc:
+            now = clock()
+            denied_since = now if denied_since is None else denied_since
+            reason = f"HTTP {exc.status} {exc.error_type or ''}".strip()
+            if now - denied_since >= tuning.auth_failure_timeout:
+                raise ElasticsearchDeniedError(
+                    denied_message(endpoint, reason, now - denied_since)
+                ) from None
+            log.error(
+                "Elasticsearch at %s refused esbridge's credentials (%s): nothing is read "
+                "from Kafka until it takes them; stopping after %.0fs of refusals",
+                endpoint,
+                reason,
+                tuning.auth_failure_timeout,
+            )
+            delay = backoff.next_delay()
+            delay = min(delay, max(denied_since + tuning.auth_failure_timeout - now, 0.05))
+        except (ClusterUnavailableError, ServerError) as exc:
+            denied_since = None
+            log.warning("cannot connect yet, will retry: %s", exc)
+            delay = backoff.next_delay()
+        if stop.wait(delay):
+            return None
 
 
 class Hold:
@@ -171,7 +211,7 @@ class Hold:
 class BulkSender:
     def __init__(
         self,
-        es: Elasticsearch,
+        cluster: SearchCluster,
         target: DeadLetterTarget,
         initial_backoff: float,
         max_backoff: float,
@@ -180,7 +220,7 @@ class BulkSender:
         endpoint: str = "",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.es = es
+        self.cluster = cluster
         self.target = target
         self.auth_failure_timeout = auth_failure_timeout
         self.endpoint = endpoint
@@ -459,13 +499,10 @@ class BulkSender:
             {"_index": error.get("index", ""), "_id": item.doc_id, "_source": ["event.hash"]}
             for item, error in conflicts
         ]
+        stored: list[dict[str, Any]] | None
         try:
-            response = self.es.perform_request(
-                "POST", "/_mget", params={"filter_path": MGET_FILTER}, headers=JSON,
-                body={"docs": docs},
-            )  # fmt: skip
-            stored = response.body.get("docs") if isinstance(response.body, dict) else None
-        except (TransportConnectionError, ConnectionTimeout, ApiError) as exc:
+            stored = self.cluster.mget(docs, filter_path=MGET_FILTER)
+        except ClusterError as exc:
             log.warning("cannot read back %d conflicting ids, will retry: %s", len(docs), exc)
             stored = None
         if not isinstance(stored, list) or len(stored) != len(conflicts):
@@ -502,19 +539,20 @@ class BulkSender:
         """The bulk response's items, or an answer that holds for all of them."""
         body = b"".join(item.line for item in items)
         try:
-            response = self.es.perform_request(
-                "POST", "/_bulk", params={"filter_path": BULK_FILTER}, headers=NDJSON, body=body
-            )
-        except (TransportConnectionError, ConnectionTimeout) as exc:
+            answer = self.cluster.bulk(body, filter_path=BULK_FILTER)
+        except ClusterUnavailableError as exc:
             return Refused(Refusal.RETRY, f"unreachable: {exc}")
-        except ApiError as exc:
-            error_type = error_type_of(exc.body)
-            status = exc.meta.status
-            reason = f"HTTP {status} {error_type}" if error_type else f"HTTP {status}"
-            return Refused(classify_request(status, error_type), reason)
-        if isinstance(response.body, dict) and response.body.get("errors") is False:
+        except ClusterError as exc:
+            if exc.status is None:  # an answer that is not JSON (a proxy's page, say)
+                return Refused(Refusal.REQUEST, str(exc))
+            error_type = exc.error_type or ""
+            reason = f"HTTP {exc.status} {error_type}" if error_type else f"HTTP {exc.status}"
+            return Refused(classify_request(exc.status, error_type), reason)
+        if not isinstance(answer, dict):
+            return Refused(Refusal.RETRY, "a response without one entry per item")
+        if answer.get("errors") is False:
             return Whole.CREATED
-        body_items = response.body.get("items") if isinstance(response.body, dict) else None
+        body_items = answer.get("items")
         if not isinstance(body_items, list) or len(body_items) != len(items):
             return Refused(Refusal.RETRY, "a response without one entry per item")
         return body_items

@@ -28,10 +28,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from elastic_transport import TransportError
-from elasticsearch import ApiError, Elasticsearch
-
 from esbridge.argv import render_command
+from esbridge.cluster.errors import ClusterError
+from esbridge.cluster.search import SearchCluster
 from esbridge.config import Config
 from esbridge.config.watch import ActionConfig, RuleConfig, WatchConfig
 from esbridge.notify.digest import Digest, Row, build_digest
@@ -81,11 +80,11 @@ CLUSTER_ERRORS = frozenset({"index_closed_exception", "cluster_block_exception"}
 def skippable(exc: Exception) -> bool:
     """Whether `exc` is about one issue or occurrence (skip it), not about the cluster.
 
-    A 400 or 413 refuses what this one request carried (an id or a value Elasticsearch will not
+    A 400 or 413 refuses what this one request carried (an id or a value the engine will not
     take); ValueError, KeyError and TypeError come from a document the watcher cannot read.
     """
-    if isinstance(exc, ApiError):
-        return exc.status_code in (400, 413) and exc.error not in CLUSTER_ERRORS
+    if isinstance(exc, ClusterError):
+        return exc.status in (400, 413) and exc.error_type not in CLUSTER_ERRORS
     return isinstance(exc, ValueError | KeyError | TypeError)
 
 
@@ -139,7 +138,7 @@ class Watcher:
     def __init__(
         self,
         config: Config,
-        es: Elasticsearch,
+        cluster: SearchCluster,
         notifier: Sender | None,
         *,
         clock: Callable[[], datetime] = _wall_clock,
@@ -151,7 +150,7 @@ class Watcher:
             raise ValueError("the config has no watch: section")
         self.watch: WatchConfig = config.watch
         self.config = config
-        self.es = es
+        self.cluster = cluster
         self.notifier = notifier
         self.clock = clock
         self.ingest_clock = ingest_clock
@@ -160,7 +159,7 @@ class Watcher:
         self.claim_timeout = timedelta(seconds=self.watch.claim_timeout)
         self.token = uuid.uuid4().hex
         """This watcher's claims; a restarted watcher is another one, so old claims must expire."""
-        self.store = IssueStore(es, self.watch.issues_index, dry_run=dry_run)
+        self.store = IssueStore(cluster, self.watch.issues_index, dry_run=dry_run)
         self.policies = {rule.name: rule_policy(self.watch, rule) for rule in self.watch.rules}
         self._actions = {r.name: r.action for r in self.watch.rules if r.action is not None}
         self._indices = {p.name: p.index for p in config.producers}
@@ -176,14 +175,14 @@ class Watcher:
         while not stop.is_set():
             try:
                 log.info("watch cycle: %s", self.run_cycle().summary())
-            except (ApiError, TransportError, IssueConflictError) as exc:
+            except (ClusterError, IssueConflictError) as exc:
                 log.error("watch cycle failed, retrying in %gs: %s", wait, exc)
             stop.wait(wait)
 
     def run_cycle(self, now: datetime | None = None) -> CycleReport:
         """Evaluate, tick, notify: one full cycle at `now` (the clock's time by default)."""
         report = CycleReport(now or self.clock())
-        enricher = PoolInfo(self.es, self._poolinfo)
+        enricher = PoolInfo(self.cluster, self._poolinfo)
         for rule in self.watch.rules:
             self._evaluate(rule, report, enricher)
         self._tick(report)
@@ -202,7 +201,7 @@ class Watcher:
         start = window_start(self.store.checkpoint(rule.name), end, lag=lag, since=self.since)
         report.windows[rule.name] = (start, end)
         events: dict[str, list[tuple[Occurrence, bool]]] = defaultdict(list)
-        for doc in hits(self.es, index, rule_query(rule, start, end)):
+        for doc in hits(self.cluster, index, rule_query(rule, start, end)):
             if (seen := occurrence_of(rule, doc)) is not None:
                 key = issue_id(rule.name, seen.subject.name)
                 report.occurrences += 1
@@ -211,7 +210,7 @@ class Watcher:
                         (replace(seen, subject=enricher.enrich(seen.subject)), False)
                     )
         if (body := resolve_query(rule, start, end)) is not None:
-            for doc in hits(self.es, index, body):
+            for doc in hits(self.cluster, index, body):
                 if (fix := occurrence_of(rule, doc)) is not None:
                     events[issue_id(rule.name, fix.subject.name)].append((fix, True))
                     report.resolutions += 1
@@ -227,7 +226,7 @@ class Watcher:
         """Skip (log and count) what fails inside for reasons of this one issue's own."""
         try:
             yield
-        except (ApiError, ValueError, KeyError, TypeError) as exc:
+        except (ClusterError, ValueError, KeyError, TypeError) as exc:
             if not skippable(exc):
                 raise
             reason = f"{type(exc).__name__}: {exc}"[:HISTORY_OUTPUT]

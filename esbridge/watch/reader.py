@@ -1,8 +1,13 @@
 """Reading a rule's window from the producer's index, and what the pool snapshots add.
 
 A window may hold more than 10,000 hits (a flapping pool, a long first run), so hits are paged
-with `search_after` inside a point in time: the pages are one consistent view, and the
-`_shard_doc` tie-breaker keeps lines with the same `@timestamp` from being skipped or repeated.
+with `search_after` inside a point in time: the pages are one consistent view, and a
+tie-breaker after the rule's own sort keeps lines with the same `@timestamp` from being
+skipped or repeated at a page boundary. Where the engine has it (Elasticsearch, OpenSearch 3)
+that is `_shard_doc`; OpenSearch 2 has none, so there the tie-breaker is the record's Kafka
+coordinates, unique for every document ingest writes and read from doc values, then
+`_seq_no` for documents without them (unique within a shard). Not `_id`: sorting on it loads
+the ids of every segment onto the heap.
 """
 
 from __future__ import annotations
@@ -11,43 +16,58 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from elasticsearch import Elasticsearch, NotFoundError
-
+from esbridge.cluster.errors import NotFoundError
+from esbridge.cluster.search import SearchCluster
 from esbridge.watch.lifecycle import Subject
 
 PAGE = 1000
 KEEP_ALIVE = "2m"
+SHARD_DOC: list[dict[str, Any]] = [{"_shard_doc": "asc"}]
+KAFKA_ORDER: list[dict[str, Any]] = [
+    {"kafka.topic": {"order": "asc", "unmapped_type": "keyword"}},
+    {"kafka.partition": {"order": "asc", "unmapped_type": "long"}},
+    {"kafka.offset": {"order": "asc", "unmapped_type": "long"}},
+    {"_seq_no": "asc"},
+]
+"""The tie-breaker where `_shard_doc` cannot be sorted on (OpenSearch 2)."""
 
 
-def hits(es: Elasticsearch, index: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def tiebreak(cluster: SearchCluster) -> list[dict[str, Any]]:
+    return SHARD_DOC if cluster.flavour.has_shard_doc else KAFKA_ORDER
+
+
+def hits(
+    cluster: SearchCluster, index: str, body: dict[str, Any], *, page: int = PAGE
+) -> Iterator[dict[str, Any]]:
     """The `_source` of every hit of `body` (from `query.py`) in `index`, in its sort order.
 
     An index that does not exist yet (nothing ingested) has no hits.
     """
-    try:
-        pit: str = es.open_point_in_time(index=index, keep_alive=KEEP_ALIVE)["id"]
-    except NotFoundError:
+    pit = cluster.open_pit(index, KEEP_ALIVE)
+    if pit is None:
         return
     try:
         after: list[Any] | None = None
         while True:
-            page = es.search(
-                pit={"id": pit, "keep_alive": KEEP_ALIVE},
-                query=body["query"],
-                sort=[*body["sort"], {"_shard_doc": "asc"}],
-                source_includes=body["_source"],
-                size=PAGE,
-                search_after=after,
-            )
-            pit = page["pit_id"]
-            found = page["hits"]["hits"]
-            for hit in found:
+            request: dict[str, Any] = {
+                "pit": {"id": pit, "keep_alive": KEEP_ALIVE},
+                "query": body["query"],
+                "sort": [*body["sort"], *tiebreak(cluster)],
+                "_source": body["_source"],
+                "size": page,
+            }
+            if after is not None:
+                request["search_after"] = after
+            found = cluster.search(None, request)
+            pit = found.get("pit_id", pit)
+            batch = found["hits"]["hits"]
+            for hit in batch:
                 yield hit["_source"]
-            if len(found) < PAGE:
+            if len(batch) < page:
                 return
-            after = found[-1]["sort"]
+            after = batch[-1]["sort"]
     finally:
-        es.options(ignore_status=404).close_point_in_time(id=pit)
+        cluster.close_pit(pit)
 
 
 class PoolInfo:
@@ -57,8 +77,8 @@ class PoolInfo:
     the head node as host: the pool's own snapshot knows better, when there is one.
     """
 
-    def __init__(self, es: Elasticsearch, index: str | None) -> None:
-        self._es = es
+    def __init__(self, cluster: SearchCluster, index: str | None) -> None:
+        self._cluster = cluster
         self._index = index
         self._known: dict[str, tuple[tuple[str, ...], str | None]] = {}
 
@@ -74,14 +94,19 @@ class PoolInfo:
         )
 
     def _lookup(self, index: str, pool: str) -> tuple[tuple[str, ...], str | None]:
-        found = self._es.options(ignore_status=404).search(
-            index=index,
-            query={"term": {"dcache.pool.name": pool}},
-            sort=[{"@timestamp": "desc"}],
-            size=1,
-            source_includes=["dcache.pool.groups", "host.name"],
-        )
-        latest = found.body.get("hits", {}).get("hits", [])
+        try:
+            found = self._cluster.search(
+                index,
+                {
+                    "query": {"term": {"dcache.pool.name": pool}},
+                    "sort": [{"@timestamp": "desc"}],
+                    "size": 1,
+                    "_source": {"includes": ["dcache.pool.groups", "host.name"]},
+                },
+            )
+        except NotFoundError:  # no snapshot index yet
+            return (), None
+        latest = found.get("hits", {}).get("hits", [])
         if not latest:
             return (), None
         source = latest[0]["_source"]

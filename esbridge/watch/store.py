@@ -10,6 +10,9 @@ index as `checkpoint:<rule>` documents; issue searches skip them (they have no `
 
 With `dry_run`, writes go to an in-memory overlay instead: a cycle then sees its own changes,
 and the index is left as it was.
+
+Gets, `op_type=create`, `if_seq_no`/`if_primary_term` and their 409s are the same on
+Elasticsearch 8/9 and OpenSearch 2/3; `SearchCluster` sends them as plain JSON to each.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
-from elasticsearch import ConflictError, Elasticsearch, NotFoundError
-
+from esbridge.cluster.errors import ConflictError, NotFoundError
+from esbridge.cluster.search import SearchCluster
 from esbridge.utc import format_utc, parse_utc
 from esbridge.watch.lifecycle import Issue
 
@@ -77,8 +80,8 @@ Change = Callable[[Record | None], "Record | Remove | None"]
 class IssueStore:
     """Reads and conditional writes of issues and checkpoints in one plain index."""
 
-    def __init__(self, es: Elasticsearch, index: str, *, dry_run: bool = False) -> None:
-        self.es = es
+    def __init__(self, cluster: SearchCluster, index: str, *, dry_run: bool = False) -> None:
+        self.cluster = cluster
         self.index = index
         self.dry_run = dry_run
         self._overlay: dict[str, Versioned | None] = {}
@@ -88,11 +91,10 @@ class IssueStore:
         """The issue and its version; real-time, so a write just made is seen at once."""
         if issue_id in self._overlay:
             return self._overlay[issue_id]
-        try:
-            found = self.es.get(index=self.index, id=issue_id)
-        except NotFoundError:
+        found = self.cluster.get(self.index, issue_id)
+        if found is None:
             return None
-        return Versioned(_record(found["_source"]), found["_seq_no"], found["_primary_term"])
+        return Versioned(_record(found.source), found.seq_no, found.primary_term)
 
     def create(self, record: Record) -> None:
         """Store a new issue; IssueConflictError if it exists (another watcher created it first)."""
@@ -103,7 +105,7 @@ class IssueStore:
             self._overlay[issue_id] = Versioned(record, 0, 0)
             return
         try:
-            self.es.create(index=self.index, id=issue_id, document=_doc(record))
+            self.cluster.create(self.index, issue_id, _doc(record))
         except ConflictError:
             raise IssueConflictError(issue_id) from None
 
@@ -114,10 +116,10 @@ class IssueStore:
             self._overlay[issue_id] = Versioned(record, seq_no + 1, primary_term)
             return
         try:
-            self.es.index(
-                index=self.index,
-                id=issue_id,
-                document=_doc(record),
+            self.cluster.index(
+                self.index,
+                _doc(record),
+                doc_id=issue_id,
                 if_seq_no=seq_no,
                 if_primary_term=primary_term,
             )
@@ -130,8 +132,8 @@ class IssueStore:
             self._overlay[issue_id] = None
             return
         try:
-            self.es.delete(
-                index=self.index, id=issue_id, if_seq_no=seq_no, if_primary_term=primary_term
+            self.cluster.delete(
+                self.index, issue_id, if_seq_no=seq_no, if_primary_term=primary_term
             )
         except (ConflictError, NotFoundError):
             raise IssueConflictError(issue_id) from None
@@ -191,11 +193,10 @@ class IssueStore:
         """Where the last evaluation of `rule` ended, if it ever ran."""
         if rule in self._checkpoints:
             return self._checkpoints[rule]
-        try:
-            found = self.es.get(index=self.index, id=f"checkpoint:{rule}")
-        except NotFoundError:
+        found = self.cluster.get(self.index, f"checkpoint:{rule}")
+        if found is None:
             return None
-        return parse_utc(found["_source"]["checkpoint"]["end"])
+        return parse_utc(found.source["checkpoint"]["end"])
 
     def put_checkpoint(self, rule: str, end: datetime) -> None:
         """Move `rule`'s checkpoint to `end`; a plain overwrite, as a re-read window is harmless."""
@@ -203,11 +204,14 @@ class IssueStore:
             self._checkpoints[rule] = end
             return
         doc = {"checkpoint": {"rule": rule, "end": _iso(end)}}
-        self.es.index(index=self.index, id=f"checkpoint:{rule}", document=doc)
+        self.cluster.index(self.index, doc, doc_id=f"checkpoint:{rule}")
 
     def refresh(self) -> None:
         """Make every write so far visible to searches (gets see them anyway)."""
-        self.es.options(ignore_status=404).indices.refresh(index=self.index)
+        try:
+            self.cluster.refresh(self.index)
+        except NotFoundError:  # no issue written yet
+            return
 
     def _search_index(
         self,
@@ -229,14 +233,18 @@ class IssueStore:
             filters.append({"range": {"last_seen": {"lt": _iso(last_seen_before)}}})
         after: list[Any] | None = None
         while True:
-            page = self.es.options(ignore_status=404).search(
-                index=self.index,
-                query={"bool": {"filter": filters}},
-                sort=[{"rule": "asc"}, {"subject.name": "asc"}],
-                size=PAGE,
-                search_after=after,
-            )
-            hits = page.body.get("hits", {}).get("hits", [])
+            body: dict[str, Any] = {
+                "query": {"bool": {"filter": filters}},
+                "sort": [{"rule": "asc"}, {"subject.name": "asc"}],
+                "size": PAGE,
+            }
+            if after is not None:
+                body["search_after"] = after
+            try:
+                page = self.cluster.search(self.index, body)
+            except NotFoundError:  # no issue written yet
+                return
+            hits = page.get("hits", {}).get("hits", [])
             for hit in hits:
                 yield _record(hit["_source"])
             if len(hits) < PAGE:

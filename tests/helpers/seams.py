@@ -1,5 +1,5 @@
 """Small fakes of the pipeline's two seams (the Kafka source and the bulk sender), of the
-sender's own seam (the Elasticsearch client's `perform_request`) and a clock.
+sender's own seam (`SearchCluster.bulk` and `mget`) and a clock.
 
 They record what the pipeline asks of them and let a test decide when a batch settles, so the
 pipeline's ordering and lifecycle rules are checked without servers; the same rules are proven
@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
-from elasticsearch import ApiError
 
+from esbridge.cluster.errors import ClusterError, from_answer
 from esbridge.ingest.kafka.base import Partition, PartitionsCallback
 from esbridge.ingest.message import Message
 from esbridge.ingest.sender import Batch, BatchResult
@@ -155,21 +154,15 @@ def billing_messages(count: int, partition: int = 0, start: int = 0) -> list[Mes
     ]
 
 
-def api_error(status: int, error_type: str | None = None) -> ApiError:
-    """What the client raises for a whole request refused with HTTP `status`."""
-    meta = ApiResponseMeta(status, "1.1", HttpHeaders(), 0.0, NodeConfig("http", "es", 9200))
+def cluster_error(status: int, error_type: str | None = None) -> ClusterError:
+    """What the layer raises for a whole request refused with HTTP `status`."""
     body = {"error": {"type": error_type, "reason": "r"}, "status": status} if error_type else ""
-    return ApiError(error_type or "", meta, body)
+    return from_answer("POST /_bulk", status, body)
 
 
 @dataclass
-class Response:
-    body: Any
-
-
-@dataclass
-class FakeElasticsearch:
-    """`perform_request` for `_bulk` (with `create` semantics) and `_mget`, by rules a test sets.
+class FakeCluster:
+    """`bulk` (with `create` semantics) and `mget` of `SearchCluster`, by rules a test sets.
 
     Documents are kept as `{(index, id): source}`. `refuse` answers every request as a whole
     with that error; `max_body` answers larger bulk bodies with 413; `closed` indices answer
@@ -178,7 +171,7 @@ class FakeElasticsearch:
     """
 
     stored: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    refuse: ApiError | None = None
+    refuse: ClusterError | None = None
     max_body: int | None = None
     closed: set[str] = field(default_factory=set)
     unparseable: set[str] = field(default_factory=set)
@@ -186,22 +179,20 @@ class FakeElasticsearch:
     requests: list[tuple[str, int]] = field(default_factory=list)
     after: Callable[[int], None] | None = None
 
-    def perform_request(
-        self, method: str, path: str, *, params: Any, headers: Any, body: Any
-    ) -> Response:
-        size = len(body) if isinstance(body, bytes) else len(body["docs"])
+    def request(self, path: str, size: int) -> None:
         self.requests.append((path, size))
         if self.after is not None:
             self.after(len(self.requests))
         if self.refuse is not None:
             raise self.refuse
-        if path == "/_mget":
-            return self.mget(body["docs"])
+
+    def bulk(self, body: bytes, *, filter_path: str | None = None) -> dict[str, Any]:
+        self.request("/_bulk", len(body))
         if self.max_body is not None and len(body) > self.max_body:
-            raise api_error(413)
+            raise cluster_error(413)
         lines = body.split(b"\n")[:-1]
         items = [self.create(lines[i], lines[i + 1]) for i in range(0, len(lines), 2)]
-        return Response({"errors": any("error" in i["create"] for i in items), "items": items})
+        return {"errors": any("error" in i["create"] for i in items), "items": items}
 
     def create(self, action_line: bytes, source_line: bytes) -> dict[str, Any]:
         (action,) = orjson.loads(action_line).values()
@@ -217,10 +208,13 @@ class FakeElasticsearch:
         self.stored[index, doc_id] = orjson.loads(source_line)
         return {"create": {"status": 201}}
 
-    def mget(self, docs: list[dict[str, Any]]) -> Response:
+    def mget(
+        self, docs: list[dict[str, Any]], *, filter_path: str | None = None
+    ) -> list[dict[str, Any]]:
+        self.request("/_mget", len(docs))
         if self.mget_failures:
             self.mget_failures -= 1
-            raise api_error(503, "unavailable_shards_exception")
+            raise cluster_error(503, "unavailable_shards_exception")
         found = []
         for doc in docs:
             source = self.stored.get((doc["_index"], doc["_id"]))
@@ -229,4 +223,4 @@ class FakeElasticsearch:
             if digest is not None:
                 entry["_source"] = {"event": {"hash": digest}}
             found.append(entry)
-        return Response({"docs": found})
+        return found

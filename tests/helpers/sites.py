@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import Elasticsearch
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from esbridge.cluster.errors import NotFoundError
 from esbridge.cluster.search import SearchCluster
 from esbridge.config import Config, load_config
 from esbridge.ingest.pipeline import RunLimits, open_pipeline
@@ -35,10 +37,13 @@ MANDATORY = {
 
 @dataclass
 class Site:
+    """`cluster` is what in-process ingest and watchers are given, and what the helpers below
+    read with, so a site works on every engine; it is closed by `remove_site`."""
+
     name: str
     config_path: Path
     config: Config
-    es: Elasticsearch
+    cluster: SearchCluster
     kafka_bootstrap: str
 
     def topic(self, parser: str) -> str:
@@ -61,7 +66,7 @@ class Site:
     def ingest(self, **limits: Any) -> tuple[int, Stats]:
         """One in-process `esbridge ingest` run; returns its exit code and counters."""
         limits.setdefault("idle_exit", 4.0)
-        pipeline = open_pipeline(self.config, self.es, RunLimits(**limits))
+        pipeline = open_pipeline(self.config, self.cluster, RunLimits(**limits))
         return pipeline.run(), pipeline.stats
 
     def ingest_process(self, *args: str) -> subprocess.Popen[bytes]:
@@ -70,13 +75,14 @@ class Site:
         return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
     def docs(self, index: str) -> list[dict[str, Any]]:
-        self.es.indices.refresh(index=index)
-        hits = self.es.search(index=index, size=10_000, query={"match_all": {}}, sort=["_doc"])
-        return [{"_id": hit["_id"], **hit["_source"]} for hit in hits["hits"]["hits"]]
+        self.cluster.refresh(index)
+        body = {"size": 10_000, "query": {"match_all": {}}, "sort": ["_doc"]}
+        hits = self.cluster.search(index, body)["hits"]["hits"]
+        return [{"_id": hit["_id"], **hit["_source"]} for hit in hits]
 
     def count(self, index: str) -> int:
-        self.es.indices.refresh(index=index)
-        return int(self.es.count(index=index)["count"])
+        self.cluster.refresh(index)
+        return self.cluster.count(index)
 
     def committed(self, parser: str, group: str | None = None) -> int | None:
         admin = KafkaAdminClient(bootstrap_servers=self.kafka_bootstrap)
@@ -171,40 +177,51 @@ deadletter:
 
 def make_site(
     tmp_path: Path,
-    es: Elasticsearch,
     kafka_bootstrap: str,
     es_url: str,
     extra: str = "",
     sections: dict[str, str] | None = None,
+    *,
+    connect: Mapping[str, Any] | None = None,
 ) -> Site:
-    """`sections` as in `write_config`; an `ingest` entry replaces `max_message_bytes: 8kb`."""
+    """`sections` as in `write_config`; an `ingest` entry replaces `max_message_bytes: 8kb`.
+    `connect` holds `SearchCluster.connect`'s credentials for the site's cluster (an admin's,
+    not necessarily the config's)."""
+    cluster = SearchCluster.connect([es_url], request_timeout=60, **(connect or {}))
     name = f"t{uuid.uuid4().hex[:10]}"
     # `{site}` in `extra` names this site, e.g. for an issues index of its own.
     extra = extra.replace("{site}", name)
     path = write_config(tmp_path, name, kafka_bootstrap, es_url, extra, sections)
     config = load_config(path, environ=os.environ)
-    with SearchCluster.connect([es_url], request_timeout=60) as cluster:
-        install(
-            cluster,
-            render_resources(
-                config.producers,
-                config.deadletter,
-                target=Target.of(cluster),
-                prefix=config.template_prefix,
-                issues_index=config.watch.issues_index if config.watch is not None else None,
-            ),
-            dry_run=False,
-        )
-    return Site(name, path, config, es, kafka_bootstrap)
+    install(
+        cluster,
+        render_resources(
+            config.producers,
+            config.deadletter,
+            target=Target.of(cluster),
+            prefix=config.template_prefix,
+            issues_index=config.watch.issues_index if config.watch is not None else None,
+        ),
+        dry_run=False,
+    )
+    return Site(name, path, config, cluster, kafka_bootstrap)
 
 
 def remove_site(site: Site) -> None:
-    es = site.es
-    found = es.indices.get(index=f"{site.name}-*", expand_wildcards="all", allow_no_indices=True)
+    cluster = site.cluster
+    found = cluster.get_index(f"{site.name}-*")
     if found:
-        es.indices.delete(index=",".join(found))
-    es.options(ignore_status=404).indices.delete_index_template(name=f"{site.name}-*")
-    es.options(ignore_status=404).cluster.delete_component_template(name=f"{site.name}-*")
+        cluster.delete_index(",".join(found))
+    # by name: not every engine deletes templates by a wildcard
+    for kind, delete in (
+        ("index_template", cluster.delete_index_template),
+        ("component_template", cluster.delete_component_template),
+    ):
+        with contextlib.suppress(NotFoundError):
+            listed = cluster.request("GET", f"/_{kind}/{site.name}-*")
+            for entry in listed.get(f"{kind}s", []):
+                delete(entry["name"])
+    cluster.close()
     admin = KafkaAdminClient(bootstrap_servers=site.kafka_bootstrap)
     try:
         existing = set(admin.list_topics())

@@ -95,7 +95,7 @@ def rules(text: str) -> str:
 
 def watcher(site: Site, **options: Any) -> Watcher:
     assert site.config.notifications is not None
-    return Watcher(site.config, site.es, Notifier(site.config.notifications), **options)
+    return Watcher(site.config, site.cluster, Notifier(site.config.notifications), **options)
 
 
 def log_line(at: datetime, pool: str, text: str, *, cell: str | None = None) -> bytes:
@@ -131,7 +131,7 @@ def snapshot(at: datetime, pool: str, groups: list[str], host: str) -> bytes:
 def issues(site: Site) -> dict[str, dict[str, Any]]:
     """Every issue document of the site, by id."""
     index = f"{site.name}-issues"
-    if not site.es.indices.exists(index=index):
+    if not site.cluster.index_exists(index):
         return {}
     return {doc.pop("_id"): doc for doc in site.docs(index) if "status" in doc}
 

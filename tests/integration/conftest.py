@@ -6,15 +6,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from elasticsearch import Elasticsearch
 
 from tests.helpers.sites import Site, make_site, remove_site
 from tests.helpers.watching import Mailbox, smtp_server, watch_section
 
 
 @pytest.fixture
-def site(tmp_path: Path, es: Elasticsearch, kafka_bootstrap: str, es_url: str) -> Iterator[Site]:
-    made = make_site(tmp_path, es, kafka_bootstrap, es_url)
+def site(tmp_path: Path, kafka_bootstrap: str, es_url: str) -> Iterator[Site]:
+    made = make_site(tmp_path, kafka_bootstrap, es_url)
     yield made
     remove_site(made)
 
@@ -28,25 +27,22 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 @pytest.fixture
 def watched(
     tmp_path: Path,
-    es: Elasticsearch,
     kafka_bootstrap: str,
     es_url: str,
     mailbox: tuple[Mailbox, int],
 ) -> Iterator[Site]:
-    made = make_site(tmp_path, es, kafka_bootstrap, es_url, watch_section(mailbox[1]))
+    made = make_site(tmp_path, kafka_bootstrap, es_url, watch_section(mailbox[1]))
     yield made
     remove_site(made)
 
 
 @pytest.fixture
-def sites(
-    tmp_path: Path, es: Elasticsearch, kafka_bootstrap: str, es_url: str
-) -> Iterator[Callable[[str], Site]]:
+def sites(tmp_path: Path, kafka_bootstrap: str, es_url: str) -> Iterator[Callable[[str], Site]]:
     """Sites with the config section given, each removed after the test."""
     made: list[Site] = []
 
     def make(section: str) -> Site:
-        site = make_site(tmp_path, es, kafka_bootstrap, es_url, section)
+        site = make_site(tmp_path, kafka_bootstrap, es_url, section)
         made.append(site)
         return site
 

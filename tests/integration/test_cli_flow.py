@@ -48,10 +48,8 @@ def test_simulated_site_with_incidents_is_ingested_without_dead_letters(site: Si
     counts = {parser: site.count(site.index(parser)) for parser in PARSERS}
     assert counts == {parser: sent["sent"].get(site.topic(parser), 0) for parser in PARSERS}
     assert site.count(site.deadletter) == 0
-    site.es.indices.refresh(index=site.index("logs"))
-    disabled = site.es.count(
-        index=site.index("logs"), query={"prefix": {"dcache.pool.mode": "disabled"}}
-    )["count"]
+    site.cluster.refresh(site.index("logs"))
+    disabled = site.cluster.count(site.index("logs"), {"prefix": {"dcache.pool.mode": "disabled"}})
     assert disabled > 0
 
 

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from elasticsearch import Elasticsearch
 
 from esbridge.stack import process
 from esbridge.stack.elasticsearch import EsNode
@@ -33,13 +32,15 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 def offsets_range(site: Site, index: str) -> tuple[int, int]:
     """With ids derived from offsets, count == N and this range == (0, N-1) mean exactly once."""
-    site.es.indices.refresh(index=index)
-    aggs = site.es.search(
-        index=index,
-        size=0,
-        aggs={
-            "low": {"min": {"field": "kafka.offset"}},
-            "high": {"max": {"field": "kafka.offset"}},
+    site.cluster.refresh(index)
+    aggs = site.cluster.search(
+        index,
+        {
+            "size": 0,
+            "aggs": {
+                "low": {"min": {"field": "kafka.offset"}},
+                "high": {"max": {"field": "kafka.offset"}},
+            },
         },
     )["aggregations"]
     return int(aggs["low"]["value"]), int(aggs["high"]["value"])
@@ -89,8 +90,7 @@ def own_es(tmp_path: Path) -> Iterator[EsNode]:
 def test_elasticsearch_down_30s_mid_stream_loses_nothing_and_resumes(
     tmp_path: Path, own_es: EsNode, kafka_bootstrap: str, samples_dir: Path
 ) -> None:
-    es = Elasticsearch(own_es.url, request_timeout=30)
-    site = make_site(tmp_path, es, kafka_bootstrap, own_es.url)
+    site = make_site(tmp_path, kafka_bootstrap, own_es.url)
     index = site.index("billing")
     before, during = 20_000, 5_000
     try:
@@ -117,4 +117,3 @@ def test_elasticsearch_down_30s_mid_stream_loses_nothing_and_resumes(
         assert "retrying" in output or "unreachable" in output
     finally:
         remove_site(site)
-        es.close()

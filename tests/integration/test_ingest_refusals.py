@@ -59,9 +59,7 @@ def secure_site(
 ) -> Iterator[Callable[..., Site]]:
     """Sites on the secured node, installed with the right password; removed after."""
     made: list[Site] = []
-    admin = Elasticsearch(
-        secure_es.url, basic_auth=("elastic", PASSWORD), ca_certs=str(secure_es.ca)
-    )
+    admin = {"username": "elastic", "password": PASSWORD, "ca_certs": str(secure_es.ca)}
 
     def make(password: str = PASSWORD, **sections: str) -> Site:
         credentials = f'username: elastic\npassword: "{password}"\nca_certs: {secure_es.ca}\n'
@@ -69,10 +67,10 @@ def secure_site(
         directory.mkdir()
         site = make_site(
             directory,
-            admin,
             kafka_bootstrap,
             secure_es.url,
             sections={"elasticsearch": credentials, **sections},
+            connect=admin,
         )
         made.append(site)
         return site
@@ -80,7 +78,6 @@ def secure_site(
     yield make
     for site in made:
         remove_site(site)
-    admin.close()
 
 
 def billing_records(count: int, tag: str) -> list[bytes]:
@@ -175,7 +172,7 @@ def test_a_batch_above_the_request_limit_is_split_and_only_a_lone_oversized_reco
 
 
 def run_in_background(site: Site) -> tuple[Pipeline, threading.Thread, list[int]]:
-    pipeline = open_pipeline(site.config, site.es, RunLimits(idle_exit=2.0))
+    pipeline = open_pipeline(site.config, site.cluster, RunLimits(idle_exit=2.0))
     codes: list[int] = []
     thread = threading.Thread(target=lambda: codes.append(pipeline.run()), daemon=True)
     thread.start()
@@ -186,12 +183,12 @@ BAD = [b'{"msgType": "transfer", "date": ', b'"just a string"', b'{"msgType": "t
 
 
 def test_documents_wait_for_a_closed_index_and_dead_letters_for_a_closed_dead_letter_index(
-    site: Site,
+    site: Site, es: Elasticsearch
 ) -> None:
     good = billing_records(200, "closed")
     site.produce("billing", [*good[:100], *BAD, *good[100:]])
     for index in (site.index("billing"), site.deadletter):
-        site.es.indices.close(index=f"{index}-000001")
+        es.indices.close(index=f"{index}-000001")
 
     pipeline, thread, codes = run_in_background(site)
     wait_for(
@@ -203,7 +200,7 @@ def test_documents_wait_for_a_closed_index_and_dead_letters_for_a_closed_dead_le
     assert site.committed("billing") is None
     assert thread.is_alive()
     for index in (site.index("billing"), site.deadletter):
-        site.es.indices.open(index=f"{index}-000001", wait_for_active_shards=1)
+        es.indices.open(index=f"{index}-000001", wait_for_active_shards=1)
     thread.join(timeout=120)
 
     assert codes == [0]
@@ -215,13 +212,13 @@ def test_documents_wait_for_a_closed_index_and_dead_letters_for_a_closed_dead_le
 
 
 def test_documents_wait_for_a_missing_write_alias_instead_of_creating_an_index(
-    site: Site,
+    site: Site, es: Elasticsearch
 ) -> None:
     """Without the alias Elasticsearch used to auto-create a concrete index of that name, with
     none of esbridge's mappings (and `esbridge setup` then refuses to run); `require_alias`
     makes the write fail with 404 instead, and ingest holds the documents until it exists."""
     alias, backing = site.index("billing"), f"{site.index('billing')}-000001"
-    site.es.indices.delete_alias(index=backing, name=alias)
+    es.indices.delete_alias(index=backing, name=alias)
     site.produce("billing", billing_records(150, "alias"))
 
     pipeline, thread, codes = run_in_background(site)
@@ -232,8 +229,8 @@ def test_documents_wait_for_a_missing_write_alias_instead_of_creating_an_index(
     )
 
     assert site.committed("billing") is None
-    assert not site.es.indices.exists(index=alias)
-    site.es.indices.put_alias(index=backing, name=alias, is_write_index=True)
+    assert not es.indices.exists(index=alias)
+    es.indices.put_alias(index=backing, name=alias, is_write_index=True)
     thread.join(timeout=120)
 
     assert codes == [0]

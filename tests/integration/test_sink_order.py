@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from elasticsearch import Elasticsearch
 
+from esbridge.cluster.search import SearchCluster
 from esbridge.ingest.encode import BulkItem, DeadLetterTarget, action_line, content_hash
 from esbridge.ingest.message import Message
 from esbridge.ingest.sender import Batch, BulkSender
@@ -45,10 +46,17 @@ def wait_for_count(es: Elasticsearch, index: str, expected: int) -> None:
     pytest.fail(f"{index} never reached {expected} documents")
 
 
+@pytest.fixture(scope="module")
+def cluster(es_url: str) -> Iterator[SearchCluster]:
+    connected = SearchCluster.connect([es_url], request_timeout=60)
+    yield connected
+    connected.close()
+
+
 @pytest.fixture
-def sender(es: Elasticsearch, unique_name: Callable[[str], str]) -> Iterator[BulkSender]:
+def sender(cluster: SearchCluster, unique_name: Callable[[str], str]) -> Iterator[BulkSender]:
     target = DeadLetterTarget(unique_name("sink-dead"), 4096)
-    sender = BulkSender(es, target, initial_backoff=0.05, max_backoff=0.2, workers=2)
+    sender = BulkSender(cluster, target, initial_backoff=0.05, max_backoff=0.2, workers=2)
     yield sender
     sender.close(timeout=5)
 

@@ -85,7 +85,7 @@ def test_a_watcher_killed_after_claiming_is_replaced_without_duplicate_or_loss(
     claims = watched.config.watch.model_copy(update={"claim_timeout": 120.0})
     watched.config = watched.config.model_copy(update={"watch": claims})
     feed(watched, [log_line(T0, first, DISABLED)])
-    doomed = Watcher(watched.config, watched.es, DiesWhileSending())
+    doomed = Watcher(watched.config, watched.cluster, DiesWhileSending())
     doomed.run_cycle(T0 + timedelta(seconds=10))
     with pytest.raises(Killed):
         doomed.run_cycle(T0 + timedelta(seconds=70))

@@ -133,7 +133,7 @@ def test_a_line_ingested_late_is_found_and_one_without_an_ingest_time_by_its_own
         }
 
     for at, pool in ((now - timedelta(minutes=5), fresh), (now - timedelta(hours=2), old)):
-        site.es.index(index=site.index("logs"), document=unstamped(at, pool), refresh=True)
+        site.cluster.index(site.index("logs"), unstamped(at, pool), refresh=True)
 
     report = watcher(site).run_cycle(datetime.now(UTC))
 

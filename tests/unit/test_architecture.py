@@ -21,11 +21,11 @@ LEAVES = {"errors", "utc", "argv", "resources"}
 ALLOWED: dict[str, set[str]] = {
     "config": {"errors", "argv", "resources"},
     "transforms": {"config", "utc"},
-    "ingest": {"config", "transforms", "errors", "utc"},
+    "ingest": {"config", "transforms", "cluster", "errors", "utc"},
     "cluster": {"config", "errors"},
     "setup": {"config", "cluster", "errors", "resources", "utc"},
     "notify": {"config", "errors", "utc"},
-    "watch": {"config", "notify", "errors", "utc", "argv"},
+    "watch": {"config", "cluster", "notify", "errors", "utc", "argv"},
     "kibana": {"config", "errors", "resources"},
     "logstash": {"config", "transforms", "errors", "resources"},
     "stack": {"errors", "resources"},

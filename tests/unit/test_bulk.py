@@ -1,15 +1,18 @@
 """Bulk answers sorted into indexed / conflict / retry / denied / reject, whole-request
-refusals, and the sender's rules over a fake Elasticsearch: what settles a message (only its
+refusals, and the sender's rules over a fake cluster: what settles a message (only its
 document or its dead letter in Elasticsearch), what holds it, how a 413 splits a batch, and
 how a 409 is told apart as a replay or another record under the same id."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from esbridge.cluster.errors import ClusterError, ClusterUnavailableError, UnsupportedClusterError
+from esbridge.config import ElasticsearchConfig, IngestConfig
 from esbridge.ingest.bulk import (
     Backoff,
     Outcome,
@@ -22,9 +25,15 @@ from esbridge.ingest.bulk import (
 from esbridge.ingest.encode import BulkItem, DeadLetterTarget, Route, to_item
 from esbridge.ingest.message import Message
 from esbridge.ingest.pipeline import BatchBuilder
-from esbridge.ingest.sender import Batch, BatchResult, BulkSender, ElasticsearchDeniedError
+from esbridge.ingest.sender import (
+    Batch,
+    BatchResult,
+    BulkSender,
+    ElasticsearchDeniedError,
+    connect_patiently,
+)
 from esbridge.transforms import PARSERS, ParseContext
-from tests.helpers.seams import FakeClock, FakeElasticsearch, api_error, billing_messages
+from tests.helpers.seams import FakeClock, FakeCluster, billing_messages, cluster_error
 
 
 @pytest.mark.parametrize(
@@ -176,7 +185,7 @@ def batch_of(messages: list[Message]) -> Batch:
     return Batch(items, sum(len(i.line) for i in items), {("billing", 0): len(messages)})
 
 
-def sender_for(es: FakeElasticsearch, clock: FakeClock | None = None) -> BulkSender:
+def sender_for(es: FakeCluster, clock: FakeClock | None = None) -> BulkSender:
     """No threads (`workers=0`): the test calls `settle` itself; no backoff waits."""
     return BulkSender(
         es,  # type: ignore[arg-type]
@@ -194,7 +203,7 @@ def settle(sender: BulkSender, batch: Batch) -> BatchResult:
     return sender.settle(batch, Backoff(0.0, 0.0))
 
 
-def ids(es: FakeElasticsearch, index: str) -> set[str]:
+def ids(es: FakeCluster, index: str) -> set[str]:
     return {doc_id for (name, doc_id) in es.stored if name == index}
 
 
@@ -203,7 +212,7 @@ def test_denied_requests_dead_letter_nothing_and_stop_after_auth_failure_timeout
     status: int,
 ) -> None:
     clock = FakeClock()
-    es = FakeElasticsearch(refuse=api_error(status, "security_exception"))
+    es = FakeCluster(refuse=cluster_error(status, "security_exception"))
     es.after = lambda _requests: clock.advance(1.0)
     sender = sender_for(es, clock)
 
@@ -221,7 +230,7 @@ def test_denied_requests_dead_letter_nothing_and_stop_after_auth_failure_timeout
 
 def test_denial_clock_restarts_once_elasticsearch_accepts_the_credentials() -> None:
     clock = FakeClock()
-    es = FakeElasticsearch(refuse=api_error(401, "security_exception"))
+    es = FakeCluster(refuse=cluster_error(401, "security_exception"))
 
     def password_fixed_after_five_requests(requests: int) -> None:
         clock.advance(1.0)
@@ -239,11 +248,17 @@ def test_denial_clock_restarts_once_elasticsearch_accepts_the_credentials() -> N
 
 @pytest.mark.parametrize(
     "refusal",
-    [api_error(404), api_error(400, "illegal_argument_exception"), api_error(503)],
-    ids=["404", "400", "503"],
+    [
+        cluster_error(404),
+        cluster_error(400, "illegal_argument_exception"),
+        cluster_error(503),
+        ClusterUnavailableError("http://es:9200: POST /_bulk: connection refused"),
+        ClusterError("POST /_bulk: unreadable answer: not JSON"),
+    ],
+    ids=["404", "400", "503", "unreachable", "unreadable"],
 )
 def test_a_whole_request_refusal_is_retried_and_never_dead_letters(refusal: Any) -> None:
-    es = FakeElasticsearch(refuse=refusal)
+    es = FakeCluster(refuse=refusal)
 
     def refusing_for_three_requests(requests: int) -> None:
         if requests == 3:
@@ -259,7 +274,7 @@ def test_a_whole_request_refusal_is_retried_and_never_dead_letters(refusal: Any)
 
 
 def test_a_refused_dead_letter_holds_its_batch_until_it_is_in_elasticsearch() -> None:
-    es = FakeElasticsearch(unparseable={"billing"}, closed={"dead"})
+    es = FakeCluster(unparseable={"billing"}, closed={"dead"})
     dead_letters_seen: list[int] = []
 
     def dead_letter_index_opened_after_six_requests(requests: int) -> None:
@@ -278,7 +293,7 @@ def test_a_refused_dead_letter_holds_its_batch_until_it_is_in_elasticsearch() ->
 
 
 def test_a_closed_index_holds_documents_instead_of_dead_lettering_them() -> None:
-    es = FakeElasticsearch(closed={"billing"})
+    es = FakeCluster(closed={"billing"})
 
     def opened_after_three_requests(requests: int) -> None:
         if requests == 3:
@@ -295,7 +310,7 @@ def test_a_closed_index_holds_documents_instead_of_dead_lettering_them() -> None
 def test_413_halves_the_request_until_each_part_fits() -> None:
     batch = batch_of(billing_messages(10))
     one = len(batch.items[0].line)
-    es = FakeElasticsearch(max_body=3 * one)
+    es = FakeCluster(max_body=3 * one)
 
     result = settle(sender_for(es), batch)
 
@@ -311,7 +326,7 @@ def test_a_document_still_too_large_alone_becomes_a_too_large_dead_letter() -> N
     big = Message("billing", 0, 2, record + b"x" * 4000 + b'"}')
     messages = [*billing_messages(2), big, *billing_messages(2, start=3)]
     batch = batch_of(messages)
-    es = FakeElasticsearch(max_body=2000)
+    es = FakeCluster(max_body=2000)
 
     result = settle(sender_for(es), batch)
 
@@ -324,7 +339,7 @@ def test_a_document_still_too_large_alone_becomes_a_too_large_dead_letter() -> N
 
 def test_a_409_on_the_same_record_is_a_replay() -> None:
     batch = batch_of(billing_messages(4))
-    es = FakeElasticsearch()
+    es = FakeCluster()
     settle(sender_for(es), batch)
     before = dict(es.stored)
 
@@ -336,7 +351,7 @@ def test_a_409_on_the_same_record_is_a_replay() -> None:
 
 
 def test_a_409_on_another_record_stores_this_one_under_a_suffixed_id_idempotently() -> None:
-    es = FakeElasticsearch()
+    es = FakeCluster()
     settle(sender_for(es), batch_of(billing_messages(3)))
     other = [
         Message("billing", 0, m.offset, (m.value or b"").replace(b'"p1"', b'"p2"'))
@@ -356,7 +371,7 @@ def test_a_409_on_another_record_stores_this_one_under_a_suffixed_id_idempotentl
 
 
 def test_a_409_on_a_record_stored_without_hash_counts_as_a_replay() -> None:
-    es = FakeElasticsearch(stored={("billing", "TcrDvD7t-0-0"): {"kafka": {"offset": 0}}})
+    es = FakeCluster(stored={("billing", "TcrDvD7t-0-0"): {"kafka": {"offset": 0}}})
 
     result = settle(sender_for(es), batch_of(billing_messages(1)))
 
@@ -364,7 +379,7 @@ def test_a_409_on_a_record_stored_without_hash_counts_as_a_replay() -> None:
 
 
 def test_a_failed_read_back_of_conflicting_ids_is_retried() -> None:
-    es = FakeElasticsearch()
+    es = FakeCluster()
     settle(sender_for(es), batch_of(billing_messages(2)))
     es.mget_failures = 2
 
@@ -372,3 +387,75 @@ def test_a_failed_read_back_of_conflicting_ids_is_retried() -> None:
 
     assert (result.indexed, result.duplicates) == (2, 2)
     assert [path for path, _ in es.requests].count("/_mget") == 3
+
+
+class Opener:
+    """`connect` that fails with the given errors first, advancing the clock a second each."""
+
+    def __init__(self, clock: FakeClock, *failures: Exception) -> None:
+        self.clock = clock
+        self.failures = list(failures)
+        self.calls = 0
+
+    def __call__(self, config: ElasticsearchConfig) -> Any:
+        self.calls += 1
+        self.clock.advance(1.0)
+        if self.failures:
+            raise self.failures.pop(0)
+        return "connected"
+
+
+ES_CONFIG = ElasticsearchConfig(hosts=(ENDPOINT,))
+QUICK_RETRIES = IngestConfig(
+    retry_initial_backoff=0.001, retry_max_backoff=0.001, auth_failure_timeout=5
+)
+
+
+def test_a_cluster_down_or_busy_at_start_is_waited_for_not_a_failed_run() -> None:
+    clock = FakeClock()
+    down = ClusterUnavailableError(f"{ENDPOINT}: GET /: connection refused")
+    opener = Opener(clock, down, cluster_error(503), down)
+
+    cluster = connect_patiently(
+        ES_CONFIG, QUICK_RETRIES, threading.Event(), opener=opener, clock=clock
+    )
+
+    assert cluster == "connected"
+    assert opener.calls == 4
+
+
+def test_credentials_refused_at_start_stop_the_run_after_auth_failure_timeout() -> None:
+    clock = FakeClock()
+    opener = Opener(clock, *[cluster_error(401, "security_exception")] * 20)
+
+    with pytest.raises(ElasticsearchDeniedError) as raised:
+        connect_patiently(ES_CONFIG, QUICK_RETRIES, threading.Event(), opener=opener, clock=clock)
+
+    message = str(raised.value)
+    assert f"Elasticsearch at {ENDPOINT} refused esbridge's requests (HTTP 401" in message
+    assert "username/password" in message and "nothing was committed" in message
+    assert opener.calls == 6  # one a second until 5 s of refusals
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        UnsupportedClusterError(f"Elasticsearch 7.17.0 at {ENDPOINT} is older than ..."),
+        cluster_error(400, "illegal_argument_exception"),
+    ],
+)
+def test_an_engine_esbridge_cannot_use_stops_the_run_at_once(error: Exception) -> None:
+    opener = Opener(FakeClock(), error)
+
+    with pytest.raises(type(error)):
+        connect_patiently(ES_CONFIG, QUICK_RETRIES, threading.Event(), opener=opener)
+
+    assert opener.calls == 1
+
+
+def test_a_stop_while_waiting_for_the_cluster_ends_without_connecting() -> None:
+    stop = threading.Event()
+    stop.set()
+    opener = Opener(FakeClock(), ClusterUnavailableError("down"))
+
+    assert connect_patiently(ES_CONFIG, QUICK_RETRIES, stop, opener=opener) is None

@@ -1,8 +1,8 @@
-"""One cycle of the watcher on a small in-memory stand-in for Elasticsearch: what is skipped.
+"""One cycle of the watcher on a small in-memory stand-in for the cluster: what is skipped.
 
-The stand-in keeps documents by id and refuses what a test tells it to, the way Elasticsearch
-does (a status and an error type); the same cycle runs against the real server in
-tests/integration/test_watch_limits.py.
+The stand-in keeps documents by id and refuses what a test tells it to, the way the search
+layer reports an engine's refusal (a status and an error type); the same cycle runs against
+the real server in tests/integration/test_watch_limits.py.
 """
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
-from elasticsearch import ApiError, BadRequestError, NotFoundError
 
+from esbridge.cluster.errors import ClusterError, from_answer
+from esbridge.cluster.search import Document
 from esbridge.config import load_config
 from esbridge.watch import engine
 from esbridge.watch.engine import Watcher, skippable
@@ -25,45 +24,38 @@ from tests.helpers.configs import MINIMAL
 NOW = datetime(2026, 10, 14, 8, 0, tzinfo=UTC)
 
 
-def refusal(status: int, error: str, kind: type[ApiError] = ApiError) -> ApiError:
-    meta = ApiResponseMeta(status, "1.1", HttpHeaders(), 0.0, NodeConfig("http", "localhost", 1))
+def refusal(status: int, error: str) -> ClusterError:
     body = {"error": {"type": error, "reason": f"{error} for this test"}, "status": status}
-    return kind(message=error, meta=meta, body=body)
+    return from_answer("PUT /issues/_doc/x", status, body)
 
 
-class Response(dict[str, Any]):
-    @property
-    def body(self) -> dict[str, Any]:
-        return self
-
-
-class FakeES:
-    """The calls the issue store makes; `refuse(doc) -> ApiError | None` decides on writes."""
+class FakeCluster:
+    """The `SearchCluster` calls the issue store makes; `refuse(doc) -> ClusterError | None`
+    decides on writes."""
 
     def __init__(self, refuse: Any = lambda doc: None) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
         self.refuse = refuse
-        self.indices = SimpleNamespace(refresh=lambda **_: None)
 
-    def options(self, **_: Any) -> FakeES:
-        return self
+    def get(self, index: str, doc_id: str) -> Document | None:
+        if doc_id not in self.docs:
+            return None
+        return Document(index, doc_id, 1, 1, self.docs[doc_id])
 
-    def get(self, *, index: str, id: str) -> dict[str, Any]:
-        if id not in self.docs:
-            raise refusal(404, "not_found", NotFoundError)
-        return {"_source": self.docs[id], "_seq_no": 1, "_primary_term": 1}
+    def create(self, index: str, doc_id: str, document: dict[str, Any]) -> None:
+        self.index(index, document, doc_id=doc_id)
 
-    def create(self, *, index: str, id: str, document: dict[str, Any]) -> None:
-        self.index(index=index, id=id, document=document)
-
-    def index(self, *, index: str, id: str, document: dict[str, Any], **_: Any) -> None:
+    def index(self, index: str, document: dict[str, Any], *, doc_id: str, **_: Any) -> None:
         if (refused := self.refuse(document)) is not None:
             raise refused
-        self.docs[id] = document
+        self.docs[doc_id] = document
 
-    def search(self, **_: Any) -> Response:
+    def refresh(self, index: str) -> None:
+        return
+
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
         found = [{"_source": doc} for doc in self.docs.values() if "status" in doc]
-        return Response(hits={"hits": found})
+        return {"hits": {"hits": found}}
 
 
 @pytest.fixture
@@ -86,7 +78,7 @@ def lines(*pools: str) -> Iterator[dict[str, Any]]:
         }
 
 
-def cycle(config: Any, es: FakeES, monkeypatch: pytest.MonkeyPatch, *pools: str) -> Any:
+def cycle(config: Any, es: FakeCluster, monkeypatch: pytest.MonkeyPatch, *pools: str) -> Any:
     monkeypatch.setattr(engine, "hits", lambda _es, _index, _body: lines(*pools))
     watcher = Watcher(config, es, None, ingest_clock=lambda: NOW)
     return watcher.run_cycle(NOW)
@@ -95,8 +87,8 @@ def cycle(config: Any, es: FakeES, monkeypatch: pytest.MonkeyPatch, *pools: str)
 def test_an_issue_elasticsearch_refuses_is_skipped_counted_and_the_rest_go_on(
     config: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    immense = refusal(400, "illegal_argument_exception", BadRequestError)
-    es = FakeES(lambda doc: immense if doc.get("subject", {}).get("name") == "huge" else None)
+    immense = refusal(400, "illegal_argument_exception")
+    es = FakeCluster(lambda doc: immense if doc.get("subject", {}).get("name") == "huge" else None)
 
     report = cycle(config, es, monkeypatch, "pool1", "huge", "pool2")
 
@@ -113,11 +105,11 @@ def test_an_issue_elasticsearch_refuses_is_skipped_counted_and_the_rest_go_on(
     [refusal(503, "unavailable_shards_exception"), refusal(400, "index_closed_exception")],
 )
 def test_a_refusal_about_the_cluster_fails_the_cycle_and_keeps_the_checkpoint(
-    config: Any, monkeypatch: pytest.MonkeyPatch, refused: ApiError
+    config: Any, monkeypatch: pytest.MonkeyPatch, refused: ClusterError
 ) -> None:
-    es = FakeES(lambda doc: refused if "status" in doc else None)
+    es = FakeCluster(lambda doc: refused if "status" in doc else None)
 
-    with pytest.raises(ApiError):
+    with pytest.raises(ClusterError):
         cycle(config, es, monkeypatch, "pool1")
 
     assert "checkpoint:pool-disabled" not in es.docs
@@ -144,7 +136,7 @@ def test_what_is_about_one_issue(exc: Exception, skip: bool) -> None:
 def test_the_window_ends_on_the_ingest_clock_not_the_lifecycles(
     config: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    es = FakeES()
+    es = FakeCluster()
     monkeypatch.setattr(engine, "hits", lambda _es, _index, _body: lines())
     watcher = Watcher(config, es, None, ingest_clock=lambda: NOW)
 
