@@ -56,10 +56,10 @@ from cpu import (  # benchmarks/cpu.py, beside this script
     listener_pid,
     own_cpu,
 )
-from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer
 
-from esbridge.cluster.search import connect
+from esbridge.cluster.errors import NotFoundError
+from esbridge.cluster.search import SearchCluster, connect
 from esbridge.config import Config, KafkaConfig, load_config
 from esbridge.ingest.encode import DeadLetterTarget, to_item
 from esbridge.ingest.message import Message
@@ -79,10 +79,6 @@ COMMIT_POLL = 0.5
 PROGRESS_EVERY = 5.0
 ESBRIDGE_TIMEOUT = 3600.0
 SERVERS = ("elasticsearch", "kafka")
-NDJSON = {
-    "content-type": "application/vnd.elasticsearch+x-ndjson; compatible-with=9",
-    "accept": "application/vnd.elasticsearch+json; compatible-with=9",
-}
 
 
 def log(text: str) -> None:
@@ -253,7 +249,7 @@ class IndexSet:
 
 
 def install_index_set(
-    es: Elasticsearch, directory: Path, prefix: str, topic: str, where: Endpoints, backend: str
+    directory: Path, prefix: str, topic: str, where: Endpoints, backend: str
 ) -> IndexSet:
     path = write_config(directory, prefix, topic, where, backend)
     config = load_config(path, environ={})
@@ -265,31 +261,31 @@ def install_index_set(
     return IndexSet(prefix, path, config, resources)
 
 
-def remove_index_set(es: Elasticsearch, index_set: IndexSet) -> None:
-    quiet = es.options(ignore_status=404)
+POLICY_PATHS = {"ilm_policy": "/_ilm/policy/", "ism_policy": "/_plugins/_ism/policies/"}
+
+
+def remove_index_set(cluster: SearchCluster, index_set: IndexSet) -> None:
     for resource in index_set.resources:
         if resource.kind == "write_alias":  # deleting needs names: no wildcards on most clusters
-            found = es.indices.get(index=f"{resource.name}-*", allow_no_indices=True)
+            found = cluster.get_index(f"{resource.name}-*")
             if found:
-                es.indices.delete(index=",".join(found))
+                cluster.delete_index(",".join(found))
     for resource in index_set.resources:
         if resource.kind == "index_template":
-            quiet.indices.delete_index_template(name=resource.name)
+            with contextlib.suppress(NotFoundError):
+                cluster.delete_index_template(resource.name)
     for resource in index_set.resources:
         if resource.kind == "component_template":
-            quiet.cluster.delete_component_template(name=resource.name)
-        elif resource.kind == "ilm_policy":
-            with contextlib.suppress(Exception):  # no ILM on this cluster: nothing was installed
-                quiet.ilm.delete_lifecycle(name=resource.name)
+            with contextlib.suppress(NotFoundError):
+                cluster.delete_component_template(resource.name)
+        elif resource.kind in POLICY_PATHS and cluster.lifecycle() is not None:
+            with contextlib.suppress(NotFoundError):  # skipped by setup: nothing was installed
+                cluster.request("DELETE", POLICY_PATHS[resource.kind] + resource.name)
 
 
-def count(es: Elasticsearch, index: str) -> int:
-    return int(es.count(index=index)["count"])
-
-
-def check_complete(es: Elasticsearch, index_set: IndexSet, expected: int) -> None:
-    es.indices.refresh(index=f"{index_set.alias},{index_set.deadletter}")
-    docs, dead = count(es, index_set.alias), count(es, index_set.deadletter)
+def check_complete(cluster: SearchCluster, index_set: IndexSet, expected: int) -> None:
+    cluster.refresh(f"{index_set.alias},{index_set.deadletter}")
+    docs, dead = cluster.count(index_set.alias), cluster.count(index_set.deadletter)
     if docs != expected or dead:
         raise RuntimeError(
             f"{index_set.alias}: {docs} documents and {dead} dead letters, "
@@ -330,12 +326,11 @@ def retarget(bodies: list[bytes], old_alias: str, new_alias: str) -> None:
         bodies[n] = body.replace(old, new)
 
 
-def bulk(es: Elasticsearch, body: bytes) -> None:
-    response = es.perform_request(
-        "POST", "/_bulk", params={"filter_path": "errors,items.*.error"}, headers=NDJSON, body=body
-    )
-    if response.body.get("errors"):
-        raise RuntimeError(f"bulk errors: {str(response.body)[:500]}")
+def bulk(cluster: SearchCluster, body: bytes) -> None:
+    """One request the way esbridge's senders send it (`SearchCluster.bulk`, plain NDJSON)."""
+    answer = cluster.bulk(body, filter_path="errors,items.*.error")
+    if answer.get("errors"):
+        raise RuntimeError(f"bulk errors: {str(answer)[:500]}")
 
 
 def bulk_load(es_url: str, bodies: list[bytes], connections: int) -> None:
@@ -345,16 +340,16 @@ def bulk_load(es_url: str, bodies: list[bytes], connections: int) -> None:
     failures: list[BaseException] = []
 
     def worker() -> None:
-        es = Elasticsearch(es_url, request_timeout=300)
-        while not failures:
-            with lock:
-                body = next(queue, None)
-            if body is None:
-                return
-            try:
-                bulk(es, body)
-            except BaseException as exc:
-                failures.append(exc)
+        with SearchCluster.connect([es_url], request_timeout=300) as cluster:
+            while not failures:
+                with lock:
+                    body = next(queue, None)
+                if body is None:
+                    return
+                try:
+                    bulk(cluster, body)
+                except BaseException as exc:
+                    failures.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(connections)]
     for thread in threads:
@@ -366,7 +361,7 @@ def bulk_load(es_url: str, bodies: list[bytes], connections: int) -> None:
 
 
 def measure_raw(
-    es: Elasticsearch,
+    cluster: SearchCluster,
     es_url: str,
     bodies: list[bytes],
     index_set: IndexSet,
@@ -378,11 +373,11 @@ def measure_raw(
     log(f"[{label}] {docs:,} docs in {len(bodies)} bulk requests into {index_set.alias} ...")
     cpu0, sample, start = own_cpu(), CpuSample.take(servers), time.monotonic()
     bulk_load(es_url, bodies, connections)
-    es.indices.refresh(index=index_set.alias)
+    cluster.refresh(index_set.alias)
     seconds = time.monotonic() - start
     cpu = CpuUse.between(sample, CpuSample.take(servers))
     client_cpu = own_cpu() - cpu0
-    check_complete(es, index_set, docs)
+    check_complete(cluster, index_set, docs)
     result = Measurement(label, docs, seconds, client_cpu, cpu, {"connections": connections})
     log(f"[{label}] {seconds:.1f} s, {result.docs_per_s:,.0f} docs/s")
     return result
@@ -399,11 +394,11 @@ def default_backend() -> str:
     return str(KafkaConfig.model_fields["backend"].default)
 
 
-def source_module(config: Config, es: Elasticsearch) -> str:
+def source_module(config: Config, cluster: SearchCluster) -> str:
     """The module of the Kafka source a Pipeline builds for `config`: is the backend honoured?"""
     probe_group = config.kafka.group_id + "-probe"
     kafka = config.kafka.model_copy(update={"group_id": probe_group})
-    pipeline = open_pipeline(config.model_copy(update={"kafka": kafka}), es, RunLimits())
+    pipeline = open_pipeline(config.model_copy(update={"kafka": kafka}), cluster, RunLimits())
     try:
         return type(pipeline.source).__module__
     finally:
@@ -425,7 +420,7 @@ def wait_rusage(pid: int, timeout: float) -> tuple[int, float]:
 
 
 def measure_esbridge(
-    es: Elasticsearch,
+    cluster: SearchCluster,
     where: Endpoints,
     index_set: IndexSet,
     backend: str,
@@ -451,7 +446,7 @@ def measure_esbridge(
     first_doc, done, committed = wait_for_commit(
         where, index_set, expected, process.pid, label, start
     )
-    es.indices.refresh(index=index_set.alias)
+    cluster.refresh(index_set.alias)
     if done is not None:
         done = time.monotonic() - start
     cpu = CpuUse.between(sample, CpuSample.take(servers))
@@ -463,7 +458,7 @@ def measure_esbridge(
             f"{label}: exit {code}, {committed:,}/{expected:,} committed; log tail:\n"
             + "\n".join(tail)
         )
-    check_complete(es, index_set, expected)
+    check_complete(cluster, index_set, expected)
     result = Measurement(label, expected, done, client_cpu, cpu)
     result.extra["seconds_to_first_commit"] = round(first_doc, 1)
     log(
@@ -529,7 +524,7 @@ def measure_naive(
     """What sites run today: poll, decode, transform, one `index` request per document."""
     label = "naive: kafka-python, 1 request/doc"
     route = build_routes(index_set.config)[topic]
-    es = Elasticsearch(es_url)
+    cluster = SearchCluster.connect([es_url])
     log(f"[{label}] the first {limit:,} messages into {index_set.alias} ...")
     cpu0, sample, start = own_cpu(), CpuSample.take(servers), time.monotonic()
     consumer = KafkaConsumer(
@@ -541,18 +536,19 @@ def measure_naive(
     last_report = start
     for done, record in enumerate(consumer, start=1):
         doc = route.parser(orjson.loads(record.value), route.context)
-        es.index(index=index_set.alias, document=doc)
+        cluster.index(index_set.alias, doc)
         if done >= limit:
             break
         if time.monotonic() - last_report >= PROGRESS_EVERY:
             last_report = time.monotonic()
             log(f"[{label}] {done:,} after {last_report - start:.0f} s")
     consumer.close()
-    es.indices.refresh(index=index_set.alias)
+    cluster.refresh(index_set.alias)
     seconds = time.monotonic() - start
     cpu = CpuUse.between(sample, CpuSample.take(servers))
     client_cpu = own_cpu() - cpu0
-    check_complete(es, index_set, limit)
+    check_complete(cluster, index_set, limit)
+    cluster.close()
     result = Measurement(label, limit, seconds, client_cpu, cpu)
     log(f"[{label}] {seconds:.1f} s, {result.docs_per_s:,.0f} docs/s")
     return result
@@ -594,7 +590,7 @@ class Run:
         self.directory = directory
         self.name = f"bench-{uuid.uuid4().hex[:8]}"
         self.topic = f"{self.name}-billing"
-        self.es = Elasticsearch(where.es_url, request_timeout=300)
+        self.cluster = SearchCluster.connect([where.es_url], request_timeout=300)
         self.index_sets: list[IndexSet] = []
         self.servers = server_pids(where)
         self.results = Results(options.count, options.naive_count, options.seed)
@@ -603,13 +599,13 @@ class Run:
 
     def index_set(self, suffix: str, backend: str = "kafka-python") -> IndexSet:
         index_set = install_index_set(
-            self.es, self.directory, f"{self.name}-{suffix}", self.topic, self.where, backend
+            self.directory, f"{self.name}-{suffix}", self.topic, self.where, backend
         )
         self.index_sets.append(index_set)
         return index_set
 
     def drop(self, index_set: IndexSet) -> None:
-        remove_index_set(self.es, index_set)
+        remove_index_set(self.cluster, index_set)
         self.index_sets.remove(index_set)
 
     def execute(self) -> Results:
@@ -659,7 +655,7 @@ class Run:
             retarget(bodies, self.current_alias, index_set.alias)
             self.current_alias = index_set.alias
             measurement = measure_raw(
-                self.es, self.where.es_url, bodies, index_set, connections, self.servers
+                self.cluster, self.where.es_url, bodies, index_set, connections, self.servers
             )
             measurement.label += f" [{layout}]"
             measurements.append(measurement)
@@ -670,7 +666,7 @@ class Run:
         measurements = {}
         for backend in self.options.backends:
             index_set = self.index_set(f"{backend.replace('-', '')}{layout[0]}", backend)
-            module = source_module(index_set.config, self.es)
+            module = source_module(index_set.config, self.cluster)
             if backend != "kafka-python" and module == "esbridge.ingest.kafka.kafka_python":
                 reason = f"the pipeline ignores kafka.backend: {backend} (its source is {module})"
                 log(f"skipping backend {backend}: {reason}")
@@ -678,7 +674,7 @@ class Run:
             else:
                 log_path = self.directory / f"esbridge-{backend}-{layout}.log"
                 measurement = measure_esbridge(
-                    self.es,
+                    self.cluster,
                     self.where,
                     index_set,
                     backend,
@@ -707,6 +703,7 @@ class Run:
             delete_topic(self.where.bootstrap, self.topic)
         except Exception as exc:
             log(f"could not delete topic {self.topic}: {exc}")
+        self.cluster.close()
 
 
 # --- reporting ------------------------------------------------------------------------------

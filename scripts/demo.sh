@@ -30,19 +30,19 @@ python - "$CONFIG" <<'PY'
 import sys
 from pathlib import Path
 
+from esbridge.cluster import connect
 from esbridge.config import load_config
-from esbridge.cluster import make_client
 
 config = load_config(Path(sys.argv[1]))
-es = make_client(config.elasticsearch)
+cluster = connect(config.elasticsearch)
 indices = [p.index for p in config.producers] + [config.deadletter.index]
-es.indices.refresh(index=",".join(indices))
+cluster.refresh(",".join(indices))
 for index in indices:
-    print(f"{index:<24} {es.count(index=index)['count']:>9}")
-reasons = es.search(
-    index=config.deadletter.index, size=0,
-    aggs={"by": {"terms": {"field": "error.type"}}},
+    print(f"{index:<24} {cluster.count(index):>9}")
+reasons = cluster.search(
+    config.deadletter.index, {"size": 0, "aggs": {"by": {"terms": {"field": "error.type"}}}}
 )["aggregations"]["by"]["buckets"]
+cluster.close()
 for bucket in reasons:
     print(f"  dead letters {bucket['key']:<16} {bucket['doc_count']:>6}")
 PY
