@@ -1,6 +1,5 @@
 """The search cluster esbridge writes to and reads from: one layer for every engine."""
 
-from esbridge.cluster.client import make_client
 from esbridge.cluster.search import SearchCluster, connect
 
-__all__ = ["SearchCluster", "connect", "make_client"]
+__all__ = ["SearchCluster", "connect"]

@@ -115,3 +115,21 @@ def test_docs_describe_every_package_and_leaf() -> None:
     leaves = {name.removesuffix(".py") for name in LEAVES}
     assert described == packages | leaves
     assert set(ALLOWED) - {"__main__"} == packages
+
+
+def test_nothing_in_esbridge_imports_elasticsearch_py() -> None:
+    """Every command talks to the cluster through `esbridge.cluster.search` (plain JSON over
+    elastic-transport): elasticsearch-py 9 fails on Elasticsearch 8 and on OpenSearch, and it
+    is no longer a dependency of the package, only of the tests."""
+    users = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            if any(name.split(".")[0] == "elasticsearch" for name in names):
+                users.append(str(path.relative_to(REPO)))
+    assert users == []
