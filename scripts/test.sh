@@ -5,13 +5,23 @@ source "$(dirname "$0")/bootstrap.sh"
 echo "== ruff check" && ruff check .
 echo "== ruff format --check" && ruff format --check .
 echo "== mypy (strict on esbridge/)" && mypy
-echo "== pytest"
-set +e
-pytest "$@"
-status=$?
-set -e
-if [ "$status" -eq 5 ]; then
-  echo "pytest collected no tests: that is a failure here" >&2
-  exit 1
+# pytest's exit code 5 (no tests collected) is a failure here.
+run_pytest() {
+  set +e
+  pytest "$@"
+  local status=$?
+  set -e
+  if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests: that is a failure here" >&2
+    return 1
+  fi
+  return "$status"
+}
+echo "== pytest (the whole suite, on Elasticsearch 9)"
+run_pytest "$@"
+# The compatibility suite: the operator's path on Elasticsearch 8, OpenSearch 2 and OpenSearch 3,
+# one engine node at a time (tests/compat/conftest.py). Skipped when arguments select tests.
+if [ "$#" -eq 0 ]; then
+  echo "== pytest -m compat (Elasticsearch 8, OpenSearch 2, OpenSearch 3, one after another)"
+  run_pytest -m compat tests/compat
 fi
-exit "$status"

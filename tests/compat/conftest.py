@@ -1,6 +1,6 @@
 """The engines of the compatibility suite, one node at a time, and sites on them.
 
-`ESBRIDGE_ENGINE` names the engines, comma-separated (`NAME` or `NAME:VERSION`, as
+`ESBRIDGE_COMPAT_ENGINES` names the engines, comma-separated (`NAME` or `NAME:VERSION`, as
 `esbridge stack up --engine` takes them); by default the three the main suite does not run on.
 Each is started by `esbridge.stack.nodes.start_node` in a module-scoped parametrized fixture,
 so pytest runs every test against one engine, stops it, then starts the next: never two
@@ -38,7 +38,7 @@ from tests.helpers.watching import Mailbox, smtp_server
 DEFAULT_ENGINES = "elasticsearch-8,opensearch-2,opensearch-3"
 ENGINES = [
     name.strip()
-    for name in os.environ.get("ESBRIDGE_ENGINE", DEFAULT_ENGINES).split(",")
+    for name in os.environ.get("ESBRIDGE_COMPAT_ENGINES", DEFAULT_ENGINES).split(",")
     if name.strip()
 ]
 WALL_TIMES: dict[str, tuple[float, float]] = {}
@@ -62,9 +62,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 @pytest.fixture(scope="session")
 def stack_endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Only Kafka, for tests/conftest.py's `kafka_bootstrap`: the shared stack's broker when
-    ESBRIDGE_KAFKA_BOOTSTRAP names one, else a broker of the session's own. Here
-    ESBRIDGE_ENGINE names the engines this suite starts itself; tests/conftest.py would start
-    it as the session's Elasticsearch, which a list of engines is not."""
+    ESBRIDGE_KAFKA_BOOTSTRAP names one, else a broker of the session's own: this suite starts
+    its engines itself and needs no session Elasticsearch."""
     bootstrap = os.environ.get("ESBRIDGE_KAFKA_BOOTSTRAP")
     if bootstrap:
         yield {"kafka_bootstrap": bootstrap}

@@ -1,12 +1,13 @@
-"""What a site runs, against each engine of `ESBRIDGE_ENGINE`: the compatibility suite.
+"""What a site runs, against each engine of `ESBRIDGE_COMPAT_ENGINES`: the compatibility suite.
 
 The main suite runs on Elasticsearch 9; this module runs the operator's path on the others
 (Elasticsearch 8, OpenSearch 2 and 3 by default), each a real node of the pinned test
 distribution: `esbridge setup` twice, ingest of every sample and every kind of bad message
 with exact accounting, `esbridge ingest` killed with SIGKILL mid-stream and restarted, the
 watcher's paged reads, two watchers at once mailing each issue once through a real SMTP
-server, and `esbridge watch --once` followed by `esbridge issues list --json`. Kafka is the
-session's broker. Run it with `pytest -m compat tests/compat`.
+server, `esbridge watch --once` followed by `esbridge issues list --json`, and `esbridge
+maintain` rolling over and deleting (the tests of tests/integration/test_maintain.py, imported
+below). Kafka is the session's broker. Run it with `pytest -m compat tests/compat`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,21 @@ from esbridge.watch.reader import hits
 from tests.compat.conftest import Engine
 from tests.helpers.sites import PARSERS, Site
 from tests.helpers.watching import T0, Mailbox, feed, issues, log_line, watch_section, watcher
+from tests.integration.test_maintain import (
+    site,
+    test_an_alias_that_was_never_set_up_is_skipped_and_the_run_fails,
+    test_maintain_loop_passes_until_sigterm_then_exits_0,
+    test_maintain_rolls_over_deletes_what_expired_and_keeps_the_write_index_and_foreign_ones,
+)
+
+__all__ = [
+    "site",
+    "test_an_alias_that_was_never_set_up_is_skipped_and_the_run_fails",
+    "test_maintain_loop_passes_until_sigterm_then_exits_0",
+    "test_maintain_rolls_over_deletes_what_expired_and_keeps_the_write_index_and_foreign_ones",
+]
+"""`esbridge maintain`'s tests (tests/integration/test_maintain.py) run here too, against this
+suite's `cluster` of each engine, so rollover and deletion are proven on all four."""
 
 pytestmark = pytest.mark.compat
 
