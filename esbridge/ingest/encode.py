@@ -57,6 +57,27 @@ class BulkItem:
     """The deterministic id (also of its dead letter), whether or not the action carries it."""
     digest: str
     """`event.hash`: tells a replay of this record from another record under the same id."""
+    ingested: str = ""
+    """The `event.ingested` the line carries (documents only; "" for dead letters)."""
+
+
+def restamped(item: BulkItem, ingested: str) -> BulkItem:
+    """`item` with `event.ingested` moved to `ingested`, for a document sent again after a wait.
+
+    The watcher cuts its windows on `event.ingested` as the time a document became searchable;
+    a batch held back by a refusal becomes searchable only when it is finally taken, so each
+    re-send carries the time of that send. The stamp has a fixed width, so the line keeps its
+    length; the first `"ingested":"<old stamp>"` is the envelope's (inside `event.original` and
+    other strings every quote is escaped), unless a parsed field before it carries that very
+    key and instant.
+    """
+    if item.dead or not item.ingested or item.ingested == ingested:
+        return item
+    old = b'"ingested":"' + item.ingested.encode() + b'"'
+    line = item.line.replace(old, b'"ingested":"' + ingested.encode() + b'"', 1)
+    return BulkItem(
+        item.message, item.producer, line, item.dead, item.doc_id, item.digest, ingested
+    )
 
 
 def content_hash(value: bytes | None) -> str:
@@ -158,7 +179,8 @@ def to_item(message: Message, route: Route, target: DeadLetterTarget, ingested: 
         error_type, reason = "parse_error", f"not serialisable: {exc}"
     else:
         action = action_line(route.index, doc_id if route.deterministic_ids else None)
-        return BulkItem(message, route.producer, action + source + b"\n", False, doc_id, digest)
+        line = action + source + b"\n"
+        return BulkItem(message, route.producer, line, False, doc_id, digest, ingested)
     return dead_item(message, route.producer, error_type, reason, target, doc_id, digest)
 
 
@@ -194,4 +216,6 @@ def with_collision_id(item: BulkItem) -> BulkItem:
     doc_id = f"{item.doc_id}{COLLISION_MARK}{item.digest}"
     fields["_id"] = doc_id
     line = orjson.dumps(parsed) + b"\n" + source
-    return BulkItem(item.message, item.producer, line, item.dead, doc_id, item.digest)
+    return BulkItem(
+        item.message, item.producer, line, item.dead, doc_id, item.digest, item.ingested
+    )

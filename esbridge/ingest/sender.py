@@ -43,8 +43,10 @@ from esbridge.ingest.encode import (
     BulkItem,
     DeadLetterTarget,
     as_dead_letter,
+    restamped,
     with_collision_id,
 )
+from esbridge.utc import now_utc
 
 log = logging.getLogger("esbridge.sink")
 
@@ -337,9 +339,19 @@ class BulkSender:
             hold.release()
         return result
 
-    def settle_items(self, pending: list[BulkItem], result: BatchResult, hold: Hold) -> None:
-        """Sends `pending` until every item is in Elasticsearch; a 413 halves the request."""
+    def settle_items(
+        self, pending: list[BulkItem], result: BatchResult, hold: Hold, *, resend: bool = False
+    ) -> None:
+        """Sends `pending` until every item is in Elasticsearch; a 413 halves the request.
+
+        Every send after the first re-stamps `event.ingested` (`restamped`), so a batch a
+        refusal held back is not older, to the watcher, than the moment it became searchable.
+        """
         while pending:
+            if resend:
+                now = now_utc()
+                pending = [restamped(item, now) for item in pending]
+            resend = True
             answer = self.send(pending)
             if answer is Whole.CREATED:
                 self.note_allowed()
@@ -355,8 +367,8 @@ class BulkSender:
                             len(pending),
                             answer.reason,
                         )
-                        self.settle_items(pending[:half], result, hold)
-                        self.settle_items(pending[half:], result, hold)
+                        self.settle_items(pending[:half], result, hold, resend=True)
+                        self.settle_items(pending[half:], result, hold, resend=True)
                         return
                     if not pending[0].dead:  # alone and still too large: about the document
                         reason = f"{answer.reason}: the document alone is above the limit"

@@ -33,6 +33,7 @@ from esbridge.ingest.sender import (
     connect_patiently,
 )
 from esbridge.transforms import PARSERS, ParseContext
+from esbridge.utc import now_utc
 from tests.helpers.seams import FakeClock, FakeCluster, billing_messages, cluster_error
 
 
@@ -181,7 +182,7 @@ ENDPOINT = "https://es.example.org:9200"
 
 
 def batch_of(messages: list[Message]) -> Batch:
-    items = [to_item(m, ROUTE, TARGET, "2026-11-22T00:00:00Z") for m in messages]
+    items = [to_item(m, ROUTE, TARGET, "2026-11-22T00:00:00.000Z") for m in messages]
     return Batch(items, sum(len(i.line) for i in items), {("billing", 0): len(messages)})
 
 
@@ -271,6 +272,33 @@ def test_a_whole_request_refusal_is_retried_and_never_dead_letters(refusal: Any)
     assert (result.indexed, result.dead_letters) == (4, 0)
     assert ids(es, "dead") == set()
     assert len(ids(es, "billing")) == 4
+
+
+def test_a_batch_sent_again_after_a_refusal_carries_the_time_of_the_send_that_took_it() -> None:
+    es = FakeCluster(refuse=cluster_error(503))
+
+    def back_after_two_requests(requests: int) -> None:
+        if requests == 2:
+            es.refuse = None
+
+    es.after = back_after_two_requests
+    before = now_utc()
+
+    settle(sender_for(es), batch_of(billing_messages(3)))
+
+    stamps = {doc["event"]["ingested"] for doc in es.stored.values()}
+    assert len(es.stored) == 3 and len(stamps) == 1
+    (stamp,) = stamps
+    assert stamp >= before  # not the encoding time, 2026-11-22T00:00:00.000Z
+    assert all(doc["@timestamp"] == "2026-10-14T07:12:03.400Z" for doc in es.stored.values())
+
+
+def test_a_batch_taken_at_once_keeps_the_time_it_was_encoded() -> None:
+    es = FakeCluster()
+
+    settle(sender_for(es), batch_of(billing_messages(3)))
+
+    assert {doc["event"]["ingested"] for doc in es.stored.values()} == {"2026-11-22T00:00:00.000Z"}
 
 
 def test_a_refused_dead_letter_holds_its_batch_until_it_is_in_elasticsearch() -> None:
