@@ -6,11 +6,14 @@ Real Kafka, `esbridge ingest` and Elasticsearch; mail through a real SMTP server
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from elasticsearch import Elasticsearch
 
 from tests.helpers.sites import Site
 from tests.helpers.watching import (
@@ -140,3 +143,35 @@ def test_a_line_ingested_late_is_found_and_one_without_an_ingest_time_by_its_own
     assert report.occurrences == 2
     assert {f"pool-disabled:{late}", f"pool-disabled:{fresh}"} <= set(issues(site))
     assert f"pool-disabled:{old}" not in issues(site)
+
+
+def test_a_batch_held_back_by_a_write_block_is_seen_once_it_lands(
+    sites: Callable[[str], Site], mailbox: tuple[Mailbox, int], es: Elasticsearch
+) -> None:
+    """Ingest runs but Elasticsearch refuses its batch (a write block) for longer than
+    `watch.lag` while the watcher keeps cycling. The batch was encoded before the watcher's
+    checkpoints moved on; when the block is lifted it is taken with the time of that send in
+    `event.ingested`, so the next cycle finds its line (stamped at encoding only, it fell
+    behind every window and was never evaluated)."""
+    site = sites(watch_section(mailbox[1], lag="1s"))
+    index, pool = site.index("logs"), "dcache-held-01"
+    run = watcher(site)
+    es.indices.put_settings(index=index, settings={"index.blocks.write": True})
+    site.produce("logs", [log_line(T0 + seconds(10), pool, DISABLED)])
+    codes: list[int] = []
+    ingest = threading.Thread(target=lambda: codes.append(site.ingest(idle_exit=2.0)[0]))
+    ingest.start()
+    try:
+        for step in range(8):  # 8 s of cycles: the checkpoint passes the batch's encoding
+            assert run.run_cycle(T0 + seconds(20 + step)).occurrences == 0
+            time.sleep(1)
+    finally:
+        es.indices.put_settings(index=index, settings={"index.blocks.write": False})
+    ingest.join(timeout=120)
+    assert codes == [0]
+    assert site.count(index) == 1
+
+    report = run.run_cycle(T0 + seconds(40))
+
+    assert report.occurrences == 1
+    assert f"pool-disabled:{pool}" in issues(site)
