@@ -70,5 +70,14 @@ esbridge watch -c "$CONFIG" --once --since 24h
 
 echo "== esbridge issues list -c $CONFIG"
 esbridge issues list -c "$CONFIG"
-echo "The digest was mailed to a local SMTP sink: $MAIL_FILE"
+MAILS=$(python - "$MAIL_FILE" <<'PY'
+import mailbox, os, sys
+print(len(mailbox.mbox(sys.argv[1])) if os.path.exists(sys.argv[1]) else 0)
+PY
+)
+if [ "$MAILS" -gt 0 ]; then
+  echo "The watcher mailed $MAILS digest(s) to a local SMTP sink: $MAIL_FILE"
+else
+  echo "The watcher sent no digest mail (no issue was due for one)"
+fi
 echo "The stack keeps running (esbridge stack status); stop it with: esbridge stack down"

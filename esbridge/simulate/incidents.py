@@ -156,7 +156,9 @@ def plan_incidents(
     """`count` incidents, one per equal slot of the run, on distinct-at-a-time pools.
 
     The first starts exactly at `start` (so the first poolinfo snapshot already shows it); the
-    natural timeline (minutes) is compressed to fit its slot when the run is short.
+    natural timeline (minutes) is compressed to fit its slot when the run is short. With two or
+    more, the first always comes back and the last never does, so every run shows both a
+    resolved issue and one still open when the watcher looks (the demo's digest mail).
     """
     incidents: list[Incident] = []
     down_for_good: set[str] = set()
@@ -165,6 +167,8 @@ def plan_incidents(
     for i in range(count):
         kind = INCIDENT_KINDS[(first_kind + i) % len(INCIDENT_KINDS)]
         resolved = i == 0 or rng.random() < 0.7
+        if count > 1 and i == count - 1:
+            resolved = False
         candidates = [
             p
             for p in site.pools

@@ -281,6 +281,16 @@ def pool_texts(events: list[dict[str, Any]], pool: str) -> list[str]:
     return texts
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2, 7, 9])
+def test_every_simulation_with_incidents_leaves_one_open_and_one_resolved(seed: int) -> None:
+    # What the demo's watcher mails: an issue still open when it looks.
+    incidents = generate_incidents(20000, start=START, seed=seed)
+    assert len(incidents) >= 2
+    assert incidents[0].resolved
+    assert not incidents[-1].resolved
+    assert incidents[-1].resolved_time is None
+
+
 def test_incidents_disable_then_enable_the_same_pool_in_order() -> None:
     count, rate = 4000, 0.5  # two hours of simulated time
     incidents = generate_incidents(count, start=START, rate=rate, seed=2)
