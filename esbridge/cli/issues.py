@@ -14,6 +14,7 @@ import click
 from esbridge.cli.durations import DURATION
 from esbridge.cli.options import config_option, read_config
 from esbridge.cluster import connect
+from esbridge.errors import UsageError
 from esbridge.notify.digest import COLUMNS
 from esbridge.watch.engine import issue_row
 from esbridge.watch.lifecycle import STATUSES, Issue, Status, set_status
@@ -25,7 +26,7 @@ STATUS_CHOICE = click.Choice(STATUSES)
 def _store(config_path: Path) -> IssueStore:
     config = read_config(config_path)
     if config.watch is None:
-        raise click.ClickException(f"{config_path} has no watch: section")
+        raise UsageError(f"{config_path} has no watch: section")
     return IssueStore(connect(config.elasticsearch), config.watch.issues_index)
 
 

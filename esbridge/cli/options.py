@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from esbridge.config import Config, ConfigError, load_config
+from esbridge.errors import UsageError
 
 config_option = click.option(
     "-c",
@@ -31,4 +32,4 @@ def read_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     try:
         return load_config(path, environ=environ)
     except ConfigError as exc:
-        raise click.ClickException(f"invalid config:\n{exc}") from None
+        raise UsageError(f"invalid config:\n{exc}") from None

@@ -15,6 +15,7 @@ from esbridge.cli.durations import DURATION
 from esbridge.cli.logsetup import setup_logging
 from esbridge.cli.options import config_option, log_level_option, read_config
 from esbridge.cluster import connect
+from esbridge.errors import UsageError
 from esbridge.notify.dispatch import Notifier
 from esbridge.watch.engine import Watcher
 
@@ -47,7 +48,7 @@ def watch(
     """
     config = read_config(config_path)
     if config.watch is None:
-        raise click.ClickException(f"{config_path} has no watch: section")
+        raise UsageError(f"{config_path} has no watch: section")
     setup_logging(log_level)
     notifier = None if config.notifications is None else Notifier(config.notifications)
     with connect(config.elasticsearch) as cluster:
