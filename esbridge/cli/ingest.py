@@ -12,8 +12,12 @@ import click
 
 from esbridge.cli.logsetup import setup_logging
 from esbridge.cli.options import config_option, log_level_option, read_config
+from esbridge.cluster.search import SearchCluster
+from esbridge.config import Config
+from esbridge.errors import EsbridgeError
 from esbridge.ingest.pipeline import Pipeline, RunLimits, open_pipeline
 from esbridge.ingest.sender import connect_patiently
+from esbridge.setup.preflight import setup_problems
 
 
 @click.command()
@@ -62,6 +66,7 @@ def ingest(
     if cluster is None:  # stopped while waiting for the cluster: nothing was read
         sys.exit(0)
     with cluster:
+        refuse_without_setup(cluster, config, config_path)
         pipeline = open_pipeline(config, cluster, RunLimits(
             idle_exit=idle_exit, max_messages=max_messages, shutdown_timeout=shutdown_timeout
         ))  # fmt: skip
@@ -70,3 +75,14 @@ def ingest(
             pipeline.stop.set()
         code = pipeline.run()
     sys.exit(code)
+
+
+def refuse_without_setup(cluster: SearchCluster, config: Config, config_path: Path) -> None:
+    """Stop before reading a message when setup has not run: ingest would otherwise wait on
+    refused writes (or, without aliases, let Elasticsearch auto-create plain indices)."""
+    problems = setup_problems(cluster, config)
+    if problems:
+        raise EsbridgeError(
+            f"{cluster.flavour.label} is not set up for {config_path}; run "
+            f"`esbridge setup -c {config_path}` first:\n  " + "; ".join(problems)
+        )

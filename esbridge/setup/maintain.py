@@ -355,7 +355,7 @@ def _delete(cluster: SearchCluster, step: Step) -> Outcome:
 
 def survey(cluster: SearchCluster, series: Series) -> Survey:
     """The alias's backing indices and everything `plan` needs to know of them."""
-    problem = _template_problem(cluster.get_index_template(series.template), series)
+    problem = template_problem(cluster.get_index_template(series.template), series)
     if problem is not None:
         return Survey(series, (), problem)
     behind = cluster.get_alias(series.alias)
@@ -390,7 +390,8 @@ def survey(cluster: SearchCluster, series: Series) -> Survey:
     return Survey(series, tuple(indices))
 
 
-def _template_problem(template: Mapping[str, Any] | None, series: Series) -> str | None:
+def template_problem(template: Mapping[str, Any] | None, series: Series) -> str | None:
+    """Why `template` is not the one setup installs for `series`, or None when it is."""
     if template is None:
         return f"no index template {series.template}: run esbridge setup"
     meta = template.get("_meta")

@@ -183,16 +183,19 @@ def make_site(
     sections: dict[str, str] | None = None,
     *,
     connect: Mapping[str, Any] | None = None,
+    setup: bool = True,
 ) -> Site:
     """`sections` as in `write_config`; an `ingest` entry replaces `max_message_bytes: 8kb`.
     `connect` holds `SearchCluster.connect`'s credentials for the site's cluster (an admin's,
-    not necessarily the config's)."""
+    not necessarily the config's). `setup=False` leaves out what `esbridge setup` installs."""
     cluster = SearchCluster.connect([es_url], request_timeout=60, **(connect or {}))
     name = f"t{uuid.uuid4().hex[:10]}"
     # `{site}` in `extra` names this site, e.g. for an issues index of its own.
     extra = extra.replace("{site}", name)
     path = write_config(tmp_path, name, kafka_bootstrap, es_url, extra, sections)
     config = load_config(path, environ=os.environ)
+    if not setup:  # as if `esbridge setup` had never run for this config
+        return Site(name, path, config, cluster, kafka_bootstrap)
     install(
         cluster,
         render_resources(
@@ -207,7 +210,8 @@ def make_site(
     return Site(name, path, config, cluster, kafka_bootstrap)
 
 
-def remove_site(site: Site) -> None:
+def remove_site(site: Site, *, topics: bool = True) -> None:
+    """The site's indices and templates, then (with `topics`) its Kafka topics."""
     cluster = site.cluster
     found = cluster.get_index(f"{site.name}-*")
     if found:
@@ -222,6 +226,8 @@ def remove_site(site: Site) -> None:
             for entry in listed.get(f"{kind}s", []):
                 delete(entry["name"])
     cluster.close()
+    if not topics:
+        return
     admin = KafkaAdminClient(bootstrap_servers=site.kafka_bootstrap)
     try:
         existing = set(admin.list_topics())

@@ -63,6 +63,6 @@ def test_bad_config_fails_naming_key_and_line_without_a_traceback(tmp_path: Path
 
     result = esbridge("ingest", "-c", str(config))
 
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "bad.yml:3: kafka.grup_id" in result.stderr
     assert "Traceback" not in result.stderr

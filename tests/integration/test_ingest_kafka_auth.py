@@ -11,24 +11,36 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from esbridge.cluster.search import SearchCluster
+from esbridge.config import load_config
+from esbridge.setup.installer import install
+from esbridge.setup.templates import Target, render_resources
 from esbridge.stack import process
 from esbridge.stack.kafka import KafkaNode
 from tests.conftest import SaslKafka
+from tests.helpers.sites import Site, remove_site
 
 BACKENDS = ["confluent", "kafka-python"]
 CONNECT_TIMEOUT = 5
 
 
-def write_config(directory: Path, kafka: str, es_url: str) -> Path:
-    name = f"t{uuid.uuid4().hex[:10]}"
-    path = directory / "esbridge.yml"
-    path.write_text(
-        f"""\
+@pytest.fixture
+def make_config(tmp_path: Path, es_url: str) -> Iterator[Callable[[str], Path]]:
+    """A config with this `kafka:` body, set up as `esbridge setup` would (ingest refuses to
+    start without it); its indices and templates are removed afterwards."""
+    made: list[Site] = []
+
+    def make(kafka: str) -> Path:
+        name = f"t{uuid.uuid4().hex[:10]}"
+        path = tmp_path / f"{name}.yml"
+        path.write_text(
+            f"""\
+template_prefix: {name}
 kafka:
 {kafka}
   group_id: {name}-group
@@ -40,9 +52,22 @@ producers:
     topics: [{name}-billing]
     parser: billing
     index: {name}-billing
+deadletter:
+  index: {name}-deadletter
 """
-    )
-    return path
+        )
+        config = load_config(path)
+        cluster = SearchCluster.connect([es_url])
+        made.append(Site(name, path, config, cluster, ""))
+        resources = render_resources(
+            config.producers, config.deadletter, target=Target.of(cluster), prefix=name
+        )
+        install(cluster, resources, dry_run=False)
+        return path
+
+    yield make
+    for site in made:
+        remove_site(site, topics=False)
 
 
 def run_ingest(config: Path) -> subprocess.CompletedProcess[str]:
@@ -58,7 +83,7 @@ def run_ingest(config: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_wrong_kafka_password_ends_ingest_with_exit_1_and_one_clear_line(
-    tmp_path: Path, sasl_kafka: SaslKafka, es_url: str, backend: str
+    make_config: Callable[[str], Path], sasl_kafka: SaslKafka, backend: str
 ) -> None:
     kafka = (
         f"  bootstrap: {sasl_kafka.bootstrap}\n  backend: {backend}\n"
@@ -66,7 +91,7 @@ def test_a_wrong_kafka_password_ends_ingest_with_exit_1_and_one_clear_line(
         f"  sasl_username: {sasl_kafka.username}\n  sasl_password: wrong-{sasl_kafka.password}"
     )
 
-    result = run_ingest(write_config(tmp_path, kafka, es_url))
+    result = run_ingest(make_config(kafka))
 
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-3000:]
@@ -84,13 +109,11 @@ def test_a_wrong_kafka_password_ends_ingest_with_exit_1_and_one_clear_line(
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_an_unreachable_bootstrap_ends_ingest_with_exit_1_and_one_clear_line(
-    tmp_path: Path, es_url: str, backend: str
+    make_config: Callable[[str], Path], backend: str
 ) -> None:
     closed = f"127.0.0.1:{process.free_port()}"  # bound once and released: nobody listens
 
-    result = run_ingest(
-        write_config(tmp_path, f"  bootstrap: {closed}\n  backend: {backend}", es_url)
-    )
+    result = run_ingest(make_config(f"  bootstrap: {closed}\n  backend: {backend}"))
 
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-3000:]
@@ -113,12 +136,10 @@ def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaNode]:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_broker_back_within_the_connect_timeout_does_not_end_ingest(
-    tmp_path: Path, own_kafka: KafkaNode, es_url: str, backend: str
+    make_config: Callable[[str], Path], own_kafka: KafkaNode, backend: str
 ) -> None:
     timeout = 30
-    config = write_config(
-        tmp_path, f"  bootstrap: {own_kafka.bootstrap}\n  backend: {backend}", es_url
-    )
+    config = make_config(f"  bootstrap: {own_kafka.bootstrap}\n  backend: {backend}")
     config.write_text(config.read_text().replace(f"{CONNECT_TIMEOUT}s", f"{timeout}s"))
     command = [sys.executable, "-m", "esbridge", "ingest", "-c", str(config)]
     ingest = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
