@@ -69,7 +69,32 @@ def install(
     installed (a policy of the other engine's kind included).
     """
     ordered = sorted(resources, key=lambda r: INSTALL_ORDER.index(r.kind))
+    for resource in ordered:
+        if resource.kind == "index_template":
+            _refuse_another_configs(cluster, resource)
     return [_install_one(cluster, resource, dry_run=dry_run) for resource in ordered]
+
+
+def _refuse_another_configs(cluster: SearchCluster, resource: Resource) -> None:
+    """Stop before writing anything when an index template of this name shapes other indices.
+
+    Two configs with the same `template_prefix` and producer name would otherwise take turns
+    re-pointing one template (and its lifecycle policy, which is named alike) at their own
+    indices, and the indices of the one that ran first would roll over without their mappings.
+    """
+    try:
+        stored = cluster.get_index_template(resource.name)
+    except ClusterError as err:
+        raise SetupError(f"{resource.kind} {resource.name}: {_reason(err)}") from err
+    if stored is None:
+        return
+    theirs, ours = stored.get("index_patterns"), resource.body.get("index_patterns")
+    if theirs != ours:
+        raise SetupError(
+            f"index template {resource.name} is another config's: it shapes {theirs}, this "
+            f"config's are {ours}; give this config a template_prefix of its own (or delete "
+            f"that template if no index uses it), then run setup again"
+        )
 
 
 def _install_one(cluster: SearchCluster, resource: Resource, *, dry_run: bool) -> Change:

@@ -450,3 +450,58 @@ def test_elasticsearch_refusal_names_the_resource_and_the_reason(
     message = str(refused.value)
     assert message.startswith(f"index_template {site.prefix}-billing: ")
     assert "index.number_of_shards" in message
+
+
+def test_a_second_config_cannot_re_point_the_first_ones_template_and_nothing_is_written(
+    es: Elasticsearch, site: Site
+) -> None:
+    install(site.cluster, site.resources(), dry_run=False)
+    other_index = f"{site.prefix}-other-billing"
+    other = (replace(site.producers[0], index=other_index, retention_days=7), *site.producers[1:])
+    before = es.ilm.get_lifecycle(name=f"{site.prefix}-billing") if site.ilm else None
+
+    with pytest.raises(SetupError) as refused:
+        install(site.cluster, site.resources(other), dry_run=False)
+
+    message = str(refused.value)
+    assert message.startswith(f"index template {site.prefix}-billing is another config's")
+    assert f"{site.alias('billing')}-*" in message and f"{other_index}-*" in message
+    assert "template_prefix of its own" in message
+    stored = es.indices.get_index_template(name=f"{site.prefix}-billing")["index_templates"][0]
+    assert stored["index_template"]["index_patterns"] == [f"{site.alias('billing')}-*"]
+    assert not es.indices.exists_alias(name=other_index)
+    if before is not None:
+        assert es.ilm.get_lifecycle(name=f"{site.prefix}-billing") == before
+
+
+def test_an_upgrade_updates_templates_in_place_and_leaves_aliases_and_written_indices_alone(
+    es: Elasticsearch, site: Site
+) -> None:
+    """What `setup` does when a new esbridge version renders different templates: the stored
+    ones are replaced (their hash differs), the write aliases and the indices behind them are
+    kept as they are, and the new mappings take effect at the next rollover."""
+    install(site.cluster, site.resources(), dry_run=False)
+    alias = site.alias("billing")
+    name = f"{site.prefix}-billing-mappings"
+    current = es.cluster.get_component_template(name=name)["component_templates"][0]
+    older = json.loads(json.dumps(current["component_template"]))  # as an older version left it
+    older["template"]["mappings"]["properties"]["billing"]["properties"].pop("transfer_size")
+    older["_meta"]["esbridge_hash"] = "0" * 16
+    for managed in ("created_date_millis", "modified_date_millis", "created_date", "modified_date"):
+        older.pop(managed, None)  # set by Elasticsearch 9, refused on a PUT
+    es.cluster.put_component_template(name=name, body=older)
+    es.indices.rollover(alias=alias)  # an index made from the older template...
+    written = sorted(es.indices.get_alias(name=alias))[-1]
+    index_doc(es, alias, "before-upgrade", envelope("billing", 1))
+
+    changes = actions(install(site.cluster, site.resources(), dry_run=False))
+
+    assert changes[("component_template", name)] == "updated"
+    assert changes[("write_alias", alias)] == "unchanged"
+    assert {a for (kind, _), a in changes.items() if kind == "write_alias"} == {"unchanged"}
+    assert es.count(index=alias)["count"] == 1
+    mapping = es.indices.get_mapping(index=written)[written]["mappings"]
+    assert "transfer_size" not in mapping["properties"]["billing"]["properties"]  # ...keeps it
+    es.indices.rollover(alias=alias)
+    newest = sorted(es.indices.get_alias(name=alias))[-1]
+    assert field_type(es, newest, "billing.transfer_size") == "long"
