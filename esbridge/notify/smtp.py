@@ -41,6 +41,27 @@ def send_digest(config: SmtpConfig, digest: Digest) -> None:
         log.warning("the SMTP server refused some recipients: %s", ", ".join(sorted(refused)))
 
 
+def probe(config: SmtpConfig) -> str:
+    """Connect, greet, secure and log in as `send_digest` would, send nothing; the server's
+    greeting. For `esbridge check`: raises NotifyError naming the relay and what failed."""
+    try:
+        with _connect(config) as client:
+            code, greeting = client.ehlo()
+            if config.security == "starttls":
+                client.starttls(context=_tls_context(config))
+            if config.username is not None and config.password is not None:
+                client.login(config.username, config.password.get_secret_value())
+            client.noop()
+    except smtplib.SMTPResponseException as exc:
+        answer = exc.smtp_error
+        text = answer.decode(errors="replace") if isinstance(answer, bytes) else answer
+        raise _error(config, f"the server answered {exc.smtp_code} {text}") from exc
+    except (smtplib.SMTPException, OSError, UnicodeError) as exc:
+        raise _error(config, str(exc) or type(exc).__name__) from exc
+    first = greeting.decode(errors="replace").splitlines()[0] if greeting else ""
+    return f"{code} {first}".strip()
+
+
 def build_message(config: SmtpConfig, digest: Digest) -> EmailMessage:
     """The digest as a multipart/alternative mail (text/plain first, as the standard asks)."""
     message = EmailMessage()
