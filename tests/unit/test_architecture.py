@@ -30,6 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "logstash": {"config", "transforms", "errors", "resources"},
     "stack": {"errors", "resources"},
     "simulate": {"config", "errors", "utc", "ingest"},
+    "check": {"config", "cluster", "ingest", "notify", "setup", "errors"},
     "cli": {"*"},
     "__main__": {"cli"},
 }
