@@ -92,7 +92,8 @@ Value = StrictBool | StrictInt | StrictFloat | StrictStr
 class ConditionConfig(_Section):
     """One test on the decoded message; a reactor's conditions must all hold.
 
-    A missing field fails every test (so `negate` makes it pass): `isP2p` absent is "not p2p".
+    A missing field fails every test but `exists: false`, so `negate` makes it pass: an absent
+    `isP2p` is "not p2p".
     A list-valued field passes when any element does.
     """
 

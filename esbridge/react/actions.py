@@ -8,7 +8,8 @@ starts with `-` where its template does not is refused, as it would be read as a
 
 Each run goes through the watcher's supervisor (`esbridge.watch.supervisor`): its own process
 group, killed with react however react ends, SIGKILL included; a timeout or a stop kills the
-group. The child gets no stdin and a minimal environment.
+group. With `user:` the supervisor switches the command's uid and gid (and drops supplementary
+groups) as it starts it. The child gets no stdin and a minimal environment.
 
 `judge` and `run_with_retries` are pure over their seams (a runner of one attempt, a wait), so
 the retry policy is tested without processes.
@@ -184,24 +185,23 @@ class Processes:
         self.stopping = threading.Event()
 
     def run(self, argv: tuple[str, ...], timeout: float, account: Account) -> Attempt:
-        switch = account.uid is not None
         lifeline, keep = os.pipe()
+        handle = str(lifeline)
+        if account.uid is not None:
+            handle += f":{account.uid}:{account.gid}"
         try:
             with self.lock:
                 if self.stopping.is_set():
                     os.close(keep)
                     return Attempt(None, "", "stopped", started=False, stopped=True)
                 process = subprocess.Popen(
-                    [sys.executable, "-I", "-S", str(SUPERVISOR), str(lifeline), *argv],
+                    [sys.executable, "-I", "-S", str(SUPERVISOR), handle, *argv],
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.PIPE,
                     env=_environment(account),
                     start_new_session=True,
                     pass_fds=(lifeline,),
-                    user=account.uid,
-                    group=account.gid,
-                    extra_groups=[] if switch else None,
                 )
                 self.running.add(process.pid)
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte, which no argument holds

@@ -34,7 +34,9 @@ def matches(conditions: Sequence[ConditionConfig], record: Mapping[str, object])
 
 def holds(condition: ConditionConfig, record: Mapping[str, object]) -> bool:
     value = lookup(record, condition.field)
-    if value is MISSING:
+    if condition.exists is not None:
+        found = (value is not MISSING) == condition.exists
+    elif value is MISSING:
         found = False
     elif isinstance(value, list):
         found = any(_test(condition, item) for item in value)
@@ -44,8 +46,6 @@ def holds(condition: ConditionConfig, record: Mapping[str, object]) -> bool:
 
 
 def _test(condition: ConditionConfig, value: object) -> bool:
-    if condition.exists is not None:
-        return condition.exists
     if condition.equals is not None:
         return same(value, condition.equals)
     if condition.in_ is not None:

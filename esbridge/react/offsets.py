@@ -35,7 +35,7 @@ class Ledger:
         for partition, end in self.next_offset.items():
             waiting = self.open.get(partition)
             position = min(waiting) if waiting else end
-            if position > self.committed.get(partition, -1):
+            if position > self.committed.get(partition, 0):
                 out[partition] = position
         return out
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
 from tests.helpers.paths import REPO
@@ -138,10 +138,17 @@ class Occ:
 
     def scanned(self) -> list[str]:
         """The `--path` of each call, in order."""
-        return [arg.removeprefix("--path=") for c in self.calls() for arg in c if arg.startswith("--path=")]
+        return [
+            arg.removeprefix("--path=")
+            for c in self.calls()
+            for arg in c
+            if arg.startswith("--path=")
+        ]
 
 
-def react_env(bootstrap: str, es_url: str, topic: str, occ: Occ, deadletters: str) -> dict[str, str]:
+def react_env(
+    bootstrap: str, es_url: str, topic: str, occ: Occ, deadletters: str
+) -> dict[str, str]:
     return {
         **os.environ,
         "ESBRIDGE_KAFKA_BOOTSTRAP": bootstrap,

@@ -30,6 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "logstash": {"config", "transforms", "errors", "resources"},
     "stack": {"errors", "resources"},
     "simulate": {"config", "errors", "utc", "ingest"},
+    "react": {"config", "cluster", "ingest", "notify", "watch", "errors", "utc", "argv"},
     "cli": {"*"},
     "__main__": {"cli"},
 }
