@@ -30,9 +30,9 @@ ALLOWED: dict[str, set[str]] = {
     "logstash": {"config", "transforms", "errors", "resources"},
     "stack": {"errors", "resources"},
     "simulate": {"config", "errors", "utc", "ingest"},
-    "react": {"config", "cluster", "ingest", "notify", "watch", "errors", "utc", "argv"},
     "cli": {"*"},
     "__main__": {"cli"},
+    "react": {"config", "cluster", "ingest", "notify", "watch", "errors", "utc", "argv"},
 }
 
 
