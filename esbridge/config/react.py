@@ -87,6 +87,7 @@ IndexName = Annotated[str, AfterValidator(_index_name)]
 Account = Annotated[StrictStr | StrictInt, AfterValidator(_account)]
 Value = StrictBool | StrictInt | StrictFloat | StrictStr
 """A JSON scalar; strict, so `true` never equals `1` and `"0"` never equals `0`."""
+Values = Annotated[tuple[Value, ...], Field(min_length=1)]
 
 
 class ConditionConfig(_Section):
@@ -99,9 +100,7 @@ class ConditionConfig(_Section):
 
     field: FieldPath
     equals: Value | None = None
-    in_: Annotated[
-        Annotated[tuple[Value, ...], Field(min_length=1)] | None, Field(alias="in")
-    ] = None
+    in_: Annotated[Values | None, Field(alias="in")] = None
     prefix: StrictStr | None = None
     regex: Regex | None = None
     """Python `re.fullmatch` on a string value."""
