@@ -18,15 +18,14 @@ from esbridge.config.react import ReactorConfig
 from esbridge.errors import UsageError
 from esbridge.ingest.kafka import open_source
 from esbridge.ingest.sender import connect_patiently
-from esbridge.react.actions import (
-    Account,
-    Outcome,
-    Processes,
-    post,
-    resolve_account,
-    run_with_retries,
+from esbridge.react.actions import Account, Processes, resolve_account
+from esbridge.react.runner import (
+    POLL_RECORDS,
+    ClusterDeadLetters,
+    ReactorLoop,
+    perform_for,
+    run_loops,
 )
-from esbridge.react.runner import POLL_RECORDS, ClusterDeadLetters, ReactorLoop, Work, run_loops
 
 
 @click.command()
@@ -155,30 +154,11 @@ def _loop(
         sink = ClusterDeadLetters(cluster, reactor.deadletter_index)
         sink.ensure_index()
 
-    def wait(seconds: float) -> bool:
-        return not stop.wait(seconds)
-
-    def perform(work: Work) -> Outcome:
-        command, webhook = reactor.action.command, reactor.action.webhook
-        if command is not None and work.argv is not None:
-            argv = work.argv
-            return run_with_retries(
-                lambda: processes.run(argv, command.timeout, account),
-                fail_output=command.fail_output,
-                retry=command.retry,
-                wait=wait,
-            )
-        assert webhook is not None
-        payload = {"reactor": reactor.name, "target": dict(work.body or {})}
-        return run_with_retries(
-            lambda: post(webhook, payload), fail_output=(), retry=webhook.retry, wait=wait
-        )
-
     return ReactorLoop(
         reactor,
         config.reactor_topics(reactor),
         open_source(kafka, POLL_RECORDS),
-        perform,
+        perform_for(reactor, account, processes, stop),
         sink,
         echo=sys.stdout if cluster is None else None,
     )

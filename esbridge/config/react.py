@@ -14,6 +14,7 @@ from typing import Annotated, Self
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     Field,
     StrictBool,
     StrictFloat,
@@ -25,7 +26,7 @@ from pydantic import (
 from esbridge.argv import render_command
 from esbridge.config.base import Loc, LocatedError, Section
 from esbridge.config.notify import WebhookConfig
-from esbridge.config.units import Seconds
+from esbridge.config.units import Seconds, parse_duration
 
 _Section = Section
 
@@ -222,7 +223,8 @@ class ReactorConfig(_Section):
     fields: Mapping[StrictStr, FieldPath] = {}
     """More placeholders: name -> dotted field of the message (a string or number)."""
     action: ActionConfig
-    coalesce: Annotated[Seconds, Field(ge=0)] = 5.0
+    coalesce: Annotated[float, BeforeValidator(parse_duration), Field(ge=0)] = 5.0
+    """0: no waiting (events read in one poll still share a run)."""
     deadletter_index: IndexName = "esbridge-react-deadletter"
 
     @model_validator(mode="after")

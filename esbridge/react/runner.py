@@ -30,7 +30,7 @@ from esbridge.cluster.search import SearchCluster
 from esbridge.config.react import ReactorConfig
 from esbridge.ingest.kafka.base import Partition, Source
 from esbridge.ingest.message import Message
-from esbridge.react.actions import Outcome, render
+from esbridge.react.actions import Account, Outcome, Processes, post, render, run_with_retries
 from esbridge.react.coalesce import Coalescer, Event, Group
 from esbridge.react.match import MISSING, lookup, matches
 from esbridge.react.offsets import Ledger
@@ -117,6 +117,34 @@ class ClusterDeadLetters:
             raise ClusterError(
                 f"{len(failed)} dead letters not stored in {self.index}: {first.get('type')}"
             )
+
+
+def perform_for(
+    reactor: ReactorConfig, account: Account, processes: Processes, stop: threading.Event
+) -> Callable[[Work], Outcome]:
+    """How `reactor` performs a group's work: its command (as `account`) or its webhook, with
+    its retry policy; waits between attempts end early on `stop`."""
+
+    def wait(seconds: float) -> bool:
+        return not stop.wait(seconds)
+
+    def perform(work: Work) -> Outcome:
+        command, webhook = reactor.action.command, reactor.action.webhook
+        if command is not None and work.argv is not None:
+            argv = work.argv
+            return run_with_retries(
+                lambda: processes.run(argv, command.timeout, account),
+                fail_output=command.fail_output,
+                retry=command.retry,
+                wait=wait,
+            )
+        assert webhook is not None
+        payload = {"reactor": reactor.name, "target": dict(work.body or {})}
+        return run_with_retries(
+            lambda: post(webhook, payload), fail_output=(), retry=webhook.retry, wait=wait
+        )
+
+    return perform
 
 
 def start_thread(work: Callable[[], None]) -> None:
@@ -264,7 +292,12 @@ class ReactorLoop:
 
     def job(self, group: Group[Work]) -> Callable[[], None]:
         def run() -> None:
-            self.results.put((group, self.perform(group.work)))
+            try:
+                outcome = self.perform(group.work)
+            except Exception as exc:  # a bug must not leave its target running for ever
+                log.exception("reactor=%s action raised", self.config.name)
+                outcome = Outcome("failed", 1, None, "", f"esbridge error: {exc}")
+            self.results.put((group, outcome))
 
         return run
 

@@ -236,3 +236,18 @@ def test_dry_run_prints_what_it_would_run_and_commits_nothing(
     )
     assert ran == []
     assert source.commits == []
+
+
+def test_an_action_that_raises_fails_into_a_dead_letter_instead_of_stalling() -> None:
+    source = FakeSource(backlog=[write(0, "alice/files/a/x")])
+
+    def perform(work: Work) -> Outcome:
+        raise RuntimeError("boom")
+
+    sink = Sink()
+    loop = ReactorLoop(reactor(coalesce=0), ["billing"], source, perform, sink, clock=FakeClock(),
+                       spawn=lambda job: job())  # fmt: skip
+    loop.step(0)
+    loop.step(0)
+    assert source.committed() == {("billing", 0): 1}
+    assert next(iter(sink.stored.values()))["reason"] == "esbridge error: boom"
