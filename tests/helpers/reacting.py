@@ -136,6 +136,11 @@ class Occ:
         lines = record.read_text(encoding="utf-8").splitlines()
         return [json.loads(line)["argv"] for line in lines if line.endswith("}")]
 
+    def pids(self) -> list[int]:
+        record = self.path.parent / "occ-calls.jsonl"
+        lines = record.read_text(encoding="utf-8").splitlines() if record.exists() else []
+        return [json.loads(line)["pid"] for line in lines if line.endswith("}")]
+
     def scanned(self) -> list[str]:
         """The `--path` of each call, in order."""
         return [

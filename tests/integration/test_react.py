@@ -6,6 +6,7 @@ stands in for it, answering as `occ files:scan` does and recording every call's 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -228,6 +229,33 @@ def test_a_sigkilled_react_loses_no_scan_and_runs_none_for_unmatched_messages(
     scanned = occ.scanned()
     assert set(scanned) == wanted, "every matching event's scan ran, and only those"
     assert sum(committed(kafka_bootstrap, env_group(env), topic).values()) == len(values)
+
+
+def test_sigterm_kills_the_running_scan_and_commits_nothing_unfinished(
+    tmp_path: Path, kafka_bootstrap: str, es_url: str, topic: str, unique_name: Callable[[str], str]
+) -> None:
+    occ = Occ.install(tmp_path / "nextcloud")
+    occ.mode(sleep=120)
+    env = react_env(kafka_bootstrap, es_url, topic, occ, unique_name("react-deadletter"))
+    config = derived_config(tmp_path, ("coalesce: 5s", "coalesce: 0.1s"))
+    produce(kafka_bootstrap, topic, [billing_request(PREFIX + "alice/files/Slow/x")])
+    log = tmp_path / "react.log"
+    process = react_process(config, env, log)
+    try:
+        assert wait_for(lambda: len(occ.pids()) == 1), log.read_text()
+    finally:
+        stop(process, log)
+    assert wait_for(lambda: not process_alive(occ.pids()[0]), 10), "the scan died with its run"
+    assert "outcome=abandoned" in log.read_text()
+    assert sum(committed(kafka_bootstrap, env_group(env), topic).values()) == 0
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_dry_run_prints_the_argv_and_runs_nothing(
