@@ -171,7 +171,9 @@ def resolve_account(config: CommandConfig) -> Account:
         except KeyError:
             raise ValueError("group: no such group on this host") from None
         gid = found.gr_gid
-    if os.geteuid() != 0 and (entry.pw_uid != os.geteuid() or gid != os.getegid()):
+    if (entry.pw_uid, gid) == (os.geteuid(), os.getegid()):
+        return Account()  # already that account: nothing to switch
+    if os.geteuid() != 0:
         raise ValueError("user: running as another account needs react to run as root")
     return Account(entry.pw_uid, gid)
 

@@ -426,19 +426,26 @@ def run_loops(
     shutdown_wait: float = 10.0,
 ) -> int:
     """Steps every reactor until `stop` (or, with `idle_exit`, until all are quiet, finished
-    and drained); then `on_stop` kills running actions and each loop closes. Exit code 0."""
+    and drained); then `on_stop` kills running actions and each loop closes. Exit code 0; an
+    error (Kafka unreachable for `kafka.connect_timeout`) is raised after the same clean-up."""
     slice_ = 0.5 / max(1, len(loops))
-    while not stop.is_set():
+    try:
+        while not stop.is_set():
+            for loop in loops:
+                loop.step(slice_)
+            if idle_exit is not None and all(
+                not loop.busy() and loop.quiet_for() >= idle_exit and loop.drained()
+                for loop in loops
+            ):
+                log.info("no new messages for %.0fs and all finished: exiting", idle_exit)
+                break
+    finally:  # also when Kafka is gone for good: what finished is still committed if it can be
+        on_stop()
         for loop in loops:
-            loop.step(slice_)
-        if idle_exit is not None and all(
-            not loop.busy() and loop.quiet_for() >= idle_exit and loop.drained() for loop in loops
-        ):
-            log.info("no new messages for %.0fs and all finished: exiting", idle_exit)
-            break
-    on_stop()
-    for loop in loops:
-        loop.close(shutdown_wait)
+            try:
+                loop.close(shutdown_wait)
+            except Exception as exc:  # uncommitted work is read again on the next start
+                log.warning("reactor=%s did not close cleanly: %s", loop.config.name, exc)
     return 0
 
 

@@ -135,13 +135,15 @@ def test_stopping_kills_running_commands_and_marks_them_stopped() -> None:
 
 def test_another_account_needs_root_and_an_existing_user() -> None:
     if os.geteuid() == 0:
-        assert resolve_account(CommandConfig(argv=("occ",), user=0)) == Account(0, 0)
+        assert resolve_account(CommandConfig(argv=("occ",), user="nobody")).uid != 0
         with pytest.raises(ValueError, match="no such account"):
             resolve_account(CommandConfig(argv=("occ",), user="no-such-user-esbridge"))
     else:
         with pytest.raises(ValueError, match="root"):
             resolve_account(CommandConfig(argv=("occ",), user=0))
     assert resolve_account(CommandConfig(argv=("occ",))) == Account()
+    me = CommandConfig(argv=("occ",), user=os.geteuid(), group=os.getegid())
+    assert resolve_account(me) == Account(), "already that account: nothing to switch"
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching accounts needs root")
