@@ -251,3 +251,28 @@ def test_an_action_that_raises_fails_into_a_dead_letter_instead_of_stalling() ->
     loop.step(0)
     assert source.committed() == {("billing", 0): 1}
     assert next(iter(sink.stored.values()))["reason"] == "esbridge error: boom"
+
+
+def test_run_loops_exits_when_idle_and_cleans_up_after_an_error() -> None:
+    import threading  # noqa: PLC0415
+
+    from esbridge.react.runner import run_loops  # noqa: PLC0415
+
+    r = rig([write(0, "x", is_write="read")])
+    stopped: list[bool] = []
+    assert (
+        run_loops([r.loop], threading.Event(), idle_exit=0, on_stop=lambda: stopped.append(True))
+        == 0
+    )
+    assert (stopped, r.source.closed, r.committed()) == ([True], True, {("billing", 0): 1})
+
+    broken = rig([])
+
+    def fail(timeout: float, max_records: int) -> list[Message]:
+        raise OSError("Kafka is gone")
+
+    broken.source.poll = fail  # type: ignore[method-assign]
+    with pytest.raises(OSError, match="gone"):
+        run_loops([broken.loop], threading.Event(), on_stop=lambda: stopped.append(True))
+    assert stopped == [True, True]
+    assert broken.source.closed
