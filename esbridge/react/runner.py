@@ -56,7 +56,7 @@ DEADLETTER_MAPPINGS: dict[str, Any] = {
             }
         },
         "argv": {"type": "keyword", "ignore_above": 8191},
-        "target": {"type": "flattened"},
+        "target": {"type": "object", "enabled": False},  # kept, not indexed: any engine
         "exit_code": {"type": "integer"},
         "attempts": {"type": "integer"},
         "output": {"type": "text"},
