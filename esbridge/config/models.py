@@ -23,6 +23,7 @@ from pydantic import (
 
 from esbridge.config.base import Loc, LocatedError, ReadableFile, Section, http_url, non_empty
 from esbridge.config.notify import NotificationsConfig
+from esbridge.config.react import ReactorConfig
 from esbridge.config.units import Bytes, Seconds
 from esbridge.config.watch import WatchConfig
 
@@ -252,6 +253,7 @@ class Config(_Section):
     ingest: IngestConfig = IngestConfig()
     notifications: NotificationsConfig | None = None
     watch: WatchConfig | None = None
+    reactors: tuple[ReactorConfig, ...] = ()
 
     @model_validator(mode="after")
     def _check_watch(self) -> Self:
@@ -308,3 +310,35 @@ class Config(_Section):
     def all_topics(self) -> list[str]:
         """Every topic to subscribe to, in config order."""
         return [topic for p in self.producers for topic in p.topics]
+
+    @model_validator(mode="after")
+    def _check_reactors(self) -> Self:
+        """A reactor reads a configured producer, in a consumer group and to a dead-letter index
+        nobody else uses (a shared group would split the messages between reactors)."""
+        errors: list[tuple[Loc, str]] = []
+        names = [p.name for p in self.producers]
+        taken = {p.index for p in self.producers} | {self.deadletter.index}
+        if self.watch is not None:
+            taken.add(self.watch.issues_index)
+        seen: dict[str, int] = {}
+        groups: dict[str, int] = {self.kafka.group_id: -1}
+        for i, reactor in enumerate(self.reactors):
+            if (first := seen.setdefault(reactor.name, i)) != i:
+                errors.append((("reactors", i, "name"), f"same as reactors[{first}].name"))
+            if reactor.producer not in names:
+                message = f"not a producer's name: expected one of {', '.join(names)}"
+                errors.append((("reactors", i, "producer"), message))
+            group = reactor.consumer_group(self.kafka.group_id)
+            if (first := groups.setdefault(group, i)) != i:
+                other = "kafka.group_id" if first < 0 else f"reactors[{first}]'s"
+                errors.append((("reactors", i, "group_id"), f"same consumer group as {other}"))
+            if reactor.deadletter_index in taken:
+                message = "same as a producer's index, deadletter.index or watch.issues_index"
+                errors.append((("reactors", i, "deadletter_index"), message))
+        if errors:
+            raise LocatedError(errors)
+        return self
+
+    def reactor_topics(self, reactor: ReactorConfig) -> list[str]:
+        """The topics `reactor` reads: its producer's."""
+        return next(list(p.topics) for p in self.producers if p.name == reactor.producer)

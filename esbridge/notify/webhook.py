@@ -32,6 +32,13 @@ def digest_payload(digest: Digest) -> dict[str, object]:
 
 def post_digest(config: WebhookConfig, payload: Mapping[str, object]) -> None:
     """POST `payload` as JSON to `config.url`; raises NotifyError unless the answer is 2xx."""
+    post_json(config, payload, "the digest")
+
+
+def post_json(config: WebhookConfig, payload: Mapping[str, object], what: str) -> None:
+    """POST `payload` (`what`, for errors) as JSON to `config.url`; NotifyError unless 2xx.
+
+    Also what `esbridge react` posts its webhook actions with, so both share these rules."""
     headers = {name: value.get_secret_value() for name, value in config.headers.items()}
     request = urllib.request.Request(  # noqa: S310 - WebhookConfig allows http(s) URLs only
         config.url,
@@ -45,11 +52,11 @@ def post_digest(config: WebhookConfig, payload: Mapping[str, object]) -> None:
             response.read()
     except urllib.error.HTTPError as exc:
         exc.close()
-        raise _error(config, f"it answered HTTP {exc.code} {exc.reason}") from None
+        raise _error(config, what, f"it answered HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
-        raise _error(config, str(exc.reason)) from None
+        raise _error(config, what, str(exc.reason)) from None
     except (HTTPException, OSError) as exc:
-        raise _error(config, str(exc) or type(exc).__name__) from None
+        raise _error(config, what, str(exc) or type(exc).__name__) from None
 
 
 class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
@@ -79,6 +86,6 @@ def _row(row: Row) -> dict[str, object]:
     }
 
 
-def _error(config: WebhookConfig, reason: str) -> NotifyError:
+def _error(config: WebhookConfig, what: str, reason: str) -> NotifyError:
     parts = urlsplit(config.url)
-    return NotifyError(f"cannot post the digest to {parts.scheme}://{parts.netloc}: {reason}")
+    return NotifyError(f"cannot post {what} to {parts.scheme}://{parts.netloc}: {reason}")

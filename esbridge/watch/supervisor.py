@@ -11,6 +11,10 @@ environment or import path reaches the command.
 
 Exit status: the command's (a command killed by a signal is re-raised on this process, so the
 watcher sees the same status), or `CANNOT_START` with the reason on stderr when it did not start.
+
+`esbridge react` may pass `<lifeline fd>:<uid>:<gid>`: the command alone then runs as that
+account (this process stays react's, so it can still kill the group, and it need not be
+readable by that account).
 """
 
 from __future__ import annotations
@@ -27,9 +31,18 @@ CANNOT_START_PREFIX = "cannot start"
 
 def main(args: list[str]) -> int:
     """Run `args[1:]` with `args[0]` as the lifeline descriptor; the command's exit status."""
-    lifeline, command = int(args[0]), args[1:]
+    fd, _, account = args[0].partition(":")
+    lifeline, command = int(fd), args[1:]
+    uid, _, gid = account.partition(":")
     try:
-        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            user=int(uid) if uid else None,
+            group=int(gid) if gid else None,
+            extra_groups=[] if uid else None,
+        )
     except (OSError, ValueError) as exc:
         print(f"{CANNOT_START_PREFIX} {command[0]!r}: {exc}", file=sys.stderr, flush=True)
         return CANNOT_START

@@ -33,6 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "check": {"config", "cluster", "ingest", "notify", "setup", "errors"},
     "cli": {"*"},
     "__main__": {"cli"},
+    "react": {"config", "cluster", "ingest", "notify", "watch", "errors", "utc", "argv"},
 }
 
 
