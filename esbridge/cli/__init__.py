@@ -10,6 +10,7 @@ from esbridge.cli.issues import issues
 from esbridge.cli.kibana import kibana
 from esbridge.cli.logstash import logstash
 from esbridge.cli.maintain import maintain_command
+from esbridge.cli.poll import poll
 from esbridge.cli.setup import setup
 from esbridge.cli.simulate import simulate
 from esbridge.cli.stack import stack
@@ -78,3 +79,4 @@ main.add_command(watch)
 main.add_command(issues)
 main.add_command(kibana)
 main.add_command(logstash)
+main.add_command(poll)

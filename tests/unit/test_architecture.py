@@ -29,7 +29,8 @@ ALLOWED: dict[str, set[str]] = {
     "kibana": {"config", "errors", "resources"},
     "logstash": {"config", "transforms", "errors", "resources"},
     "stack": {"errors", "resources"},
-    "simulate": {"config", "errors", "utc", "ingest"},
+    "simulate": {"config", "errors", "utc", "ingest", "poll"},
+    "poll": {"config", "ingest", "errors", "utc"},
     "cli": {"*"},
     "__main__": {"cli"},
 }
