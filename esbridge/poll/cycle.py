@@ -89,7 +89,8 @@ def run_cycle(
         report.error = str(exc)
     report.seconds = monotonic() - started
     if report.error is not None:
-        log.error("%s", report.summary())
+        stopped = stop is not None and stop.is_set()
+        log.log(logging.INFO if stopped else logging.ERROR, "%s", report.summary())
     return report
 
 
