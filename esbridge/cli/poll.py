@@ -46,6 +46,14 @@ def poll(config_path: Path, once: bool, dry_run: bool, log_level: str) -> None:
         raise click.ClickException(f"{config_path} has no poll: section")
     setup_logging(log_level)
     settings = config.poll
+    readers = [p.name for p in config.producers if p.parser == "poolinfo"]
+    if not any(settings.topic in p.topics for p in config.producers if p.parser == "poolinfo"):
+        log.warning(
+            "poll.topic %s is not a topic of a poolinfo producer (%s): ingest with this config "
+            "will not index the snapshots",
+            settings.topic,
+            ", ".join(readers) or "there is none",
+        )
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
