@@ -11,6 +11,7 @@ from esbridge.cli.issues import issues
 from esbridge.cli.kibana import kibana
 from esbridge.cli.logstash import logstash
 from esbridge.cli.maintain import maintain_command
+from esbridge.cli.poll import poll
 from esbridge.cli.react import react
 from esbridge.cli.setup import setup
 from esbridge.cli.simulate import simulate
@@ -82,3 +83,4 @@ main.add_command(kibana)
 main.add_command(logstash)
 main.add_command(check)
 main.add_command(react)
+main.add_command(poll)

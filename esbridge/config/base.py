@@ -7,6 +7,7 @@ other.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -50,6 +51,16 @@ def http_url(value: str, credentials_go: str) -> str:
         raise ValueError("expected an http:// or https:// URL with a host")
     if parts.username is not None or parts.password is not None:
         raise ValueError(f"put credentials in {credentials_go}, not in the URL")
+    return value
+
+
+_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
+
+
+def kafka_topic(value: str) -> str:
+    """A name Kafka accepts for a topic (shared by producers' topics and poll.topic)."""
+    if _TOPIC.fullmatch(value) is None or value in (".", ".."):
+        raise ValueError("expected a Kafka topic name: 1-249 of A-Z, a-z, 0-9, '.', '_', '-'")
     return value
 
 

@@ -21,8 +21,17 @@ from pydantic import (
     model_validator,
 )
 
-from esbridge.config.base import Loc, LocatedError, ReadableFile, Section, http_url, non_empty
+from esbridge.config.base import (
+    Loc,
+    LocatedError,
+    ReadableFile,
+    Section,
+    http_url,
+    kafka_topic,
+    non_empty,
+)
 from esbridge.config.notify import NotificationsConfig
+from esbridge.config.poll import PollConfig
 from esbridge.config.react import ReactorConfig
 from esbridge.config.units import Bytes, Seconds
 from esbridge.config.watch import WatchConfig
@@ -78,15 +87,6 @@ def _index_name(value: str) -> str:
     return value
 
 
-_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
-
-
-def _topic(value: str) -> str:
-    if _TOPIC.fullmatch(value) is None or value in (".", ".."):
-        raise ValueError("expected a Kafka topic name: 1-249 of A-Z, a-z, 0-9, '.', '_', '-'")
-    return value
-
-
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 
@@ -107,7 +107,7 @@ NonEmpty = AfterValidator(non_empty)
 HostPort = Annotated[str, AfterValidator(_host_port)]
 EsUrl = Annotated[str, AfterValidator(_es_url)]
 IndexName = Annotated[str, AfterValidator(_index_name)]
-TopicName = Annotated[str, AfterValidator(_topic)]
+TopicName = Annotated[str, AfterValidator(kafka_topic)]
 FieldPath = Annotated[str, AfterValidator(_field_path)]
 TimeZone = Annotated[ZoneInfo, BeforeValidator(_zone)]
 
@@ -254,6 +254,7 @@ class Config(_Section):
     notifications: NotificationsConfig | None = None
     watch: WatchConfig | None = None
     reactors: tuple[ReactorConfig, ...] = ()
+    poll: PollConfig | None = None
 
     @model_validator(mode="after")
     def _check_watch(self) -> Self:

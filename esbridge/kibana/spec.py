@@ -254,6 +254,25 @@ SPEC = Spec(
             terms=(("dcache.pool.groups", 20), ("dcache.pool.name", 50)),
         ),
         Chart(
+            "esbridge-pools-modes",
+            "Pool modes (snapshots)",
+            "esbridge-poolinfo",
+            "histogram",
+            (Metric("cardinality", "dcache.pool.name", "Pools"),),
+            over_time=True,
+            terms=(("dcache.pool.mode", 10),),
+        ),
+        Chart(
+            "esbridge-pools-uncached",
+            "Pools without usage data",
+            "esbridge-poolinfo",
+            "histogram",
+            (Metric("cardinality", "dcache.pool.name", "Pools"),),
+            over_time=True,
+            terms=(("dcache.pool.usage_error", 10),),
+            where=(("dcache.pool.cached", "false"),),
+        ),
+        Chart(
             "esbridge-deadletters-by-producer",
             "Dead letters by producer",
             "esbridge-deadletter",
@@ -307,7 +326,7 @@ SPEC = Spec(
         Dashboard(
             "esbridge-dashboard-pools",
             "Pool health",
-            "Disabled pools, pool-state log lines, issues and pool space.",
+            "Disabled pools, pool-state log lines, issues, pool space and snapshot modes.",
             (
                 "esbridge-pools-disabled",
                 "esbridge-pools-mode-changes",
@@ -315,6 +334,8 @@ SPEC = Spec(
                 "esbridge-pools-space-used",
                 "esbridge-pools-space-by-group",
                 "esbridge-issues-search",
+                "esbridge-pools-modes",
+                "esbridge-pools-uncached",
             ),
         ),
         Dashboard(

@@ -46,7 +46,12 @@ IDENTITY_FIELDS = {
 """billing.PRINCIPAL_FIELDS names -> document fields."""
 PRIMARY_ONLY = ("GidPrincipal", "FQANPrincipal")
 """Principals that count only when marked `,primary`."""
-POOLINFO_MOVES = {"pool": "dcache.pool.name", "mode": "dcache.pool.mode", "host": "host.name"}
+POOLINFO_MOVES = {
+    "pool": "dcache.pool.name",
+    "mode": "dcache.pool.mode",
+    "host": "host.name",
+    "domain": "dcache.domain",
+}
 
 
 def grok_regex(python_pattern: str) -> str:

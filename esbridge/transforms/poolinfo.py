@@ -1,7 +1,8 @@
-"""Pool snapshots (the site's poll of dCache's REST API, every 15 minutes) -> `dcache-poolinfo`.
+"""Pool snapshots (`esbridge poll`'s messages, one per pool and cycle) -> `dcache-poolinfo`.
 
-The snapshot is the ground truth the log-derived pool state is checked against, so the mode is
-split into flags exactly as a log line's would be.
+The snapshot is flat (esbridge/poll/snapshot.py writes it, docs/fields.md lists it); the
+document nests it under `dcache.pool`. The snapshot is the ground truth the log-derived pool
+state is checked against, so the mode is split into flags exactly as a log line's would be.
 """
 
 from __future__ import annotations
@@ -13,14 +14,26 @@ from esbridge.transforms.logs import pool_mode_fields
 from esbridge.transforms.timestamps import parse_iso_timestamp
 
 RENAMED = {
-    "poolgroups": "groups",
+    "groups": "groups",
+    "links": "links",
     "enabled": "enabled",
     "read_only": "read_only",
+    "dead": "dead",
     "status_code": "status_code",
     "status_message": "status_message",
-    "space": "space",
-    "last_heartbeat": "last_heartbeat",
+    "repository_state": "repository_state",
+    "space_total": "space.total",
+    "space_free": "space.free",
+    "space_precious": "space.precious",
+    "space_removable": "space.removable",
+    "space_used": "space.used",
+    "space_gap": "space.gap",
+    "cached": "cached",
+    "usage_error": "usage_error",
+    "missing": "missing",
+    "last_modified": "last_modified",
 }
+"""Snapshot key -> field under `dcache.pool` (a dot nests), moved as they are."""
 
 
 def parse_poolinfo(record: dict[str, Any], ctx: ParseContext) -> Document:
@@ -42,8 +55,15 @@ def _document(record: dict[str, Any], ctx: ParseContext) -> Document:
     for key, name in RENAMED.items():
         value = record.get(key)
         if value is not None:
-            pool[name] = value
+            *parents, leaf = name.split(".")
+            target = pool
+            for parent in parents:
+                target = target.setdefault(parent, {})
+            target[leaf] = value
     dcache: dict[str, Any] = {"pool": pool}
+    domain = record.get("domain")
+    if domain is not None:
+        dcache["domain"] = domain
     if ctx.dcache_instance:
         dcache["instance"] = ctx.dcache_instance
     doc: Document = {"@timestamp": parse_iso_timestamp(record["@timestamp"]), "dcache": dcache}

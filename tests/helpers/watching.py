@@ -116,11 +116,11 @@ def log_line(at: datetime, pool: str, text: str, *, cell: str | None = None) -> 
 
 
 def snapshot(at: datetime, pool: str, groups: list[str], host: str) -> bytes:
-    """A pool snapshot as the poolinfo producer receives it."""
+    """A pool snapshot as `esbridge poll` publishes it (the keys the watcher reads)."""
     record = {
         "@timestamp": at.isoformat().replace("+00:00", "Z"),
         "pool": pool,
-        "poolgroups": groups,
+        "groups": groups,
         "host": host,
         "mode": "enabled",
         "enabled": True,

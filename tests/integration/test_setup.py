@@ -209,10 +209,12 @@ def poolinfo_snapshot() -> dict[str, Any]:
     doc["dcache"]["pool"] = {
         "name": "cms-pool017",
         "groups": ["cms"],
+        "links": ["cms-link"],
         "mode": "disabled(fetch,store,stage,p2p-client,p2p-server)",
         "enabled": False,
         "read_only": False,
-        "status_code": 1,
+        "dead": False,
+        "status_code": 99,
         "status_message": "Pool disabled: I/O test failed",
         "space": {
             "total": 21_990_232_555_520,
@@ -222,7 +224,9 @@ def poolinfo_snapshot() -> dict[str, Any]:
             "used": 16_492_674_416_640,
             "gap": 4_294_967_296,
         },
-        "last_heartbeat": 8,
+        "repository_state": "OPEN",
+        "cached": True,
+        "last_modified": "2026-10-14T07:59:30.000Z",
     }
     return doc
 

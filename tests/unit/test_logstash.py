@@ -315,7 +315,8 @@ def test_poolinfo_moves_every_renamed_key_to_the_parsers_field() -> None:
     moved = renames(POOLINFO)
 
     for key, name in poolinfo.RENAMED.items():
-        assert moved.get(key) == f"[dcache][pool][{name}]", key
+        target = "".join(f"[{part}]" for part in f"dcache.pool.{name}".split("."))
+        assert moved.get(key) == target, key
 
 
 @pytest.mark.parametrize(("key", "target"), sorted(renames(POOLINFO).items()))

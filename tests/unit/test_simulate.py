@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
+from esbridge.poll.snapshot import flatten
 from esbridge.simulate import (
     INCIDENT_KINDS,
     KINDS,
@@ -21,6 +22,7 @@ from esbridge.simulate import (
     mix,
 )
 from esbridge.simulate.filebeat import kv
+from tests.helpers.dcache_frontend import new_server_usage, pool_entry
 
 START = datetime(2026, 10, 14, 7, 0, tzinfo=UTC)
 SITE = SiteModel.default()
@@ -258,16 +260,26 @@ def test_poolinfo_snapshots_every_pool_every_fifteen_minutes() -> None:
     snapshots = decoded("poolinfo", 3 * len(SITE.pools))
     assert {s["pool"] for s in snapshots} == POOLS
     assert sorted({s["@timestamp"] for s in snapshots}) == [
-        "2026-10-14T07:00:00Z",
-        "2026-10-14T07:15:00Z",
-        "2026-10-14T07:30:00Z",
+        "2026-10-14T07:00:00.000Z",
+        "2026-10-14T07:15:00.000Z",
+        "2026-10-14T07:30:00.000Z",
     ]
     for snapshot in snapshots:
-        space = snapshot["space"]
-        assert space["used"] + space["free"] == space["total"]
-        assert space["removable"] + space["precious"] <= space["used"]
+        assert snapshot["space_used"] + snapshot["space_free"] == snapshot["space_total"]
+        assert snapshot["space_removable"] + snapshot["space_precious"] <= snapshot["space_used"]
         assert snapshot["mode"] == "enabled" and snapshot["enabled"] is True
-        assert snapshot["host"] == SITE.pool(snapshot["pool"]).host
+        assert snapshot["cached"] is True and "missing" not in snapshot
+        pool = SITE.pool(snapshot["pool"])
+        assert snapshot["host"] == pool.host
+        assert (snapshot["domain"], snapshot["groups"]) == (pool.domain, list(pool.groups))
+
+
+def test_simulated_snapshots_have_exactly_the_pollers_keys() -> None:
+    usage = new_server_usage("p", domain="d", status=(99, "x"), mode="disabled(fetch)")
+    polled = set(flatten(pool_entry("p", ["g"], ["l"]), usage, at=START))
+    disabled = {"status_code", "status_message"}
+    for snapshot in decoded("poolinfo", 3 * len(SITE.pools), incidents=True):
+        assert set(snapshot) | disabled == polled, snapshot
 
 
 def pool_texts(events: list[dict[str, Any]], pool: str) -> list[str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,31 +15,47 @@ from esbridge.transforms.poolinfo import parse_poolinfo
 CTX = ParseContext(producer="poolinfo")
 
 
-@pytest.fixture(scope="module")
-def samples(samples_dir: Path) -> list[dict[str, Any]]:
-    lines = (samples_dir / "poolinfo.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+SNAPSHOT: dict[str, Any] = {
+    "@timestamp": "2026-10-14T08:00:00.000Z",
+    "pool": "dcache-xfel497-01",
+    "domain": "xfel497Domain",
+    "groups": ["xfel", "xfel-raw"],
+    "links": ["xfel-link"],
+    "host": "xfel497",
+    "mode": "enabled",
+    "enabled": True,
+    "read_only": False,
+    "dead": False,
+    "repository_state": "OPEN",
+    "space_total": 571_746_046_443_520,
+    "space_free": 120_394_816_880_640,
+    "space_precious": 0,
+    "space_removable": 401_231_900_000_000,
+    "space_used": 451_351_229_562_880,
+    "space_gap": 4_294_967_296,
+    "cached": True,
+    "last_modified": "2026-10-14T07:59:30.000Z",
+}
+"""A snapshot as esbridge/poll/snapshot.py writes it (docs/poll.md)."""
 
 
-def test_every_poolinfo_sample_line_is_covered_below(samples: list[dict[str, Any]]) -> None:
-    assert [record["pool"] for record in samples] == ["dcache-xfel497-01", "cms-pool017"]
-
-
-def test_poolinfo_enabled_pool_becomes_the_documented_fields(
-    samples: list[dict[str, Any]],
-) -> None:
+def test_poolinfo_enabled_pool_becomes_the_documented_fields() -> None:
     context = ParseContext(producer="poolinfo", dcache_instance="desy")
-    assert parse_poolinfo(samples[0], context) == {
+    assert parse_poolinfo(SNAPSHOT, context) == {
         "@timestamp": "2026-10-14T08:00:00.000Z",
         "host": {"name": "xfel497"},
         "dcache": {
             "instance": "desy",
+            "domain": "xfel497Domain",
             "pool": {
                 "name": "dcache-xfel497-01",
                 "groups": ["xfel", "xfel-raw"],
+                "links": ["xfel-link"],
                 "mode": "enabled",
                 "enabled": True,
                 "read_only": False,
+                "dead": False,
+                "repository_state": "OPEN",
                 "space": {
                     "total": 571_746_046_443_520,
                     "free": 120_394_816_880_640,
@@ -50,28 +64,53 @@ def test_poolinfo_enabled_pool_becomes_the_documented_fields(
                     "used": 451_351_229_562_880,
                     "gap": 4_294_967_296,
                 },
-                "last_heartbeat": 12,
+                "cached": True,
+                "last_modified": "2026-10-14T07:59:30.000Z",
             },
         },
     }
 
 
-def test_poolinfo_disabled_pool_has_flags_and_status(samples: list[dict[str, Any]]) -> None:
-    pool = parse_poolinfo(samples[1], CTX)["dcache"]["pool"]
+def test_poolinfo_disabled_pool_has_flags_and_status() -> None:
+    record = SNAPSHOT | {
+        "mode": "disabled(fetch,store,stage,p2p-client,p2p-server)",
+        "enabled": False,
+        "status_code": 99,
+        "status_message": "Pool disabled: I/O test failed",
+    }
+    pool = parse_poolinfo(record, CTX)["dcache"]["pool"]
     assert pool["mode"] == "disabled(fetch,store,stage,p2p-client,p2p-server)"
     assert pool["flags"] == ["fetch", "store", "stage", "p2p-client", "p2p-server"]
     assert pool["enabled"] is False
-    assert pool["status_code"] == 1
+    assert pool["status_code"] == 99
     assert pool["status_message"] == "Pool disabled: I/O test failed"
-    assert pool["space"]["precious"] == 1_099_511_627_776
     assert "reason" not in pool
+
+
+def test_poolinfo_uncached_pool_keeps_its_flag_and_the_usage_error() -> None:
+    record = {
+        "@timestamp": "2026-10-14T08:00:00.000Z",
+        "pool": "p1",
+        "groups": ["g"],
+        "cached": False,
+        "usage_error": "timeout",
+    }
+    pool = parse_poolinfo(record, CTX)["dcache"]["pool"]
+    assert pool == {"name": "p1", "groups": ["g"], "cached": False, "usage_error": "timeout"}
+
+
+def test_poolinfo_names_the_keys_an_old_server_left_out() -> None:
+    record = {key: v for key, v in SNAPSHOT.items() if key != "space_precious"}
+    pool = parse_poolinfo(record | {"missing": ["space_precious"]}, CTX)["dcache"]["pool"]
+    assert pool["missing"] == ["space_precious"]
+    assert "precious" not in pool["space"]
 
 
 @pytest.mark.parametrize("missing", ["pool", "@timestamp"])
 def test_poolinfo_without_pool_or_timestamp_is_missing_field(
-    samples: list[dict[str, Any]], missing: str
+    missing: str,
 ) -> None:
-    record = {key: value for key, value in samples[0].items() if key != missing}
+    record = {key: value for key, value in SNAPSHOT.items() if key != missing}
     with pytest.raises(ParseError) as caught:
         parse_poolinfo(record, CTX)
     assert caught.value.error_type == "missing_field"
