@@ -11,8 +11,11 @@ from typing import Any, TypeVar
 
 import click
 
+from esbridge.cli.options import read_config
 from esbridge.kibana.client import Auth, KibanaClient
+from esbridge.kibana.configured import spec_for
 from esbridge.kibana.objects import FLAVOURS, Flavour, render_objects, to_ndjson
+from esbridge.kibana.spec import SPEC, Spec
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,6 +72,17 @@ def _client(
     return KibanaClient(url, space=space, auth=auth, ssl_context=context)
 
 
+_config_option = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Objects for this config's index names and template_prefix (default: those of "
+    "examples/dcache.yml).",
+)
+
+
 @click.group()
 def kibana() -> None:
     """Data views, dashboards and the issues search for esbridge's indices, for Kibana or
@@ -92,9 +106,14 @@ def kibana() -> None:
     help="Where to write the NDJSON; - for standard output (in a checkout: "
     "kibana/objects.ndjson, kibana/objects-opensearch-dashboards.ndjson).",
 )
-def render(flavour: Flavour, output: Path) -> None:
-    """Write the objects generated from esbridge/kibana/spec.py as NDJSON."""
-    text = to_ndjson(render_objects(flavour=flavour))
+@_config_option
+def render(flavour: Flavour, output: Path, config_path: Path | None) -> None:
+    """Write the objects generated from esbridge/kibana/spec.py as NDJSON.
+
+    With -c, over the config's own index names, templates and an id prefix of its own
+    (`template_prefix`), so two configs can share one Kibana.
+    """
+    text = to_ndjson(render_objects(_spec(config_path), flavour=flavour))
     if str(output) == "-":
         click.echo(text, nl=False)
         return
@@ -112,6 +131,7 @@ def render(flavour: Flavour, output: Path) -> None:
     help="NDJSON to import as it is (default: the objects generated from the spec for the "
     "product that answers).",
 )
+@_config_option
 @click.option("--overwrite", is_flag=True, help="Replace objects that already exist.")
 @click.option("--dry-run", is_flag=True, help="List what would be imported; contact nothing.")
 def load(
@@ -122,6 +142,7 @@ def load(
     api_key: str | None,
     ca_certs: str | None,
     objects_file: Path | None,
+    config_path: Path | None,
     overwrite: bool,
     dry_run: bool,
 ) -> None:
@@ -132,14 +153,15 @@ def load(
     a re-run with --overwrite replaces the same objects instead of copying them; without it,
     objects already present are reported as conflicts and left alone.
     """
+    spec = _spec(config_path)
     if dry_run:
-        ndjson = _objects_text(objects_file, "kibana")  # either bundle: the same ids
+        ndjson = _objects_text(objects_file, "kibana", spec)  # either bundle: the same ids
         for obj in _parse(ndjson):
             click.echo(f"would import {obj['type']} {obj['id']}")
         return
     client = _client(url, space, user, password, api_key, ca_certs)
     product = client.product()
-    ndjson = _objects_text(objects_file, product.flavour)
+    ndjson = _objects_text(objects_file, product.flavour, spec)
     objects = _parse(ndjson)
     results = client.import_objects(ndjson, overwrite=overwrite)
     click.echo(f"{product.name} {product.version}: importing {len(objects)} objects")
@@ -162,6 +184,7 @@ def load(
     required=True,
     help="Where to write the NDJSON (e.g. a file in the site's own repository).",
 )
+@_config_option
 def export(
     url: str,
     space: str | None,
@@ -170,6 +193,7 @@ def export(
     api_key: str | None,
     ca_certs: str | None,
     output: Path,
+    config_path: Path | None,
 ) -> None:
     """Fetch esbridge's objects, as edited in Kibana or OpenSearch Dashboards, for version
     control.
@@ -177,8 +201,10 @@ def export(
     Lines are sorted by type and id, and the server's bookkeeping (update times, versions) is
     dropped, so two exports of unchanged objects are identical.
     """
+    spec = _spec(config_path)
     client = _client(url, space, user, password, api_key, ca_certs)
-    wanted = [(o["type"], o["id"]) for o in render_objects(flavour=client.product().flavour)]
+    flavour = client.product().flavour
+    wanted = [(o["type"], o["id"]) for o in render_objects(spec, flavour=flavour)]
     text = client.export_objects(wanted)
     objects = [_without_bookkeeping(json.loads(line)) for line in text.splitlines() if line]
     objects.sort(key=lambda o: (o["type"], o["id"]))
@@ -186,10 +212,14 @@ def export(
     click.echo(f"wrote {len(objects)} objects to {output}")
 
 
-def _objects_text(objects_file: Path | None, flavour: Flavour) -> str:
+def _objects_text(objects_file: Path | None, flavour: Flavour, spec: Spec) -> str:
     if objects_file is not None:
         return objects_file.read_text(encoding="utf-8")
-    return to_ndjson(render_objects(flavour=flavour))
+    return to_ndjson(render_objects(spec, flavour=flavour))
+
+
+def _spec(config_path: Path | None) -> Spec:
+    return SPEC if config_path is None else spec_for(read_config(config_path))
 
 
 def _parse(ndjson: str) -> list[dict[str, Any]]:

@@ -101,6 +101,11 @@ ISSUE_COLUMNS = (
 )
 
 TRANSFER = ("event.action", "transfer")
+# Per-pool panels are paged tables over every pool (a site has 5,500), reached from a table of
+# pool groups whose rows filter the dashboard when clicked; charts split by pool would show a
+# top N and hide the rest.
+MAX_POOLS = 10_000
+MAX_POOL_GROUPS = 500
 BYTES = Metric("sum", "billing.transfer_size", "Bytes")
 
 SPEC = Spec(
@@ -234,24 +239,36 @@ SPEC = Spec(
         ),
         Chart(
             "esbridge-pools-space-used",
-            "Pool space used",
+            "Pool space used: the fullest pool of each pool group",
             "esbridge-poolinfo",
             "line",
             (Metric("max", "dcache.pool.space.used", "Used bytes"),),
             over_time=True,
-            terms=(("dcache.pool.name", 20),),
+            terms=(("dcache.pool.groups", 20),),
         ),
         Chart(
             "esbridge-pools-space-by-group",
-            "Pool space by pool group",
+            "Pool groups (click one to list its pools)",
             "esbridge-poolinfo",
             "table",
             (
-                Metric("max", "dcache.pool.space.total", "Total"),
+                Metric("cardinality", "dcache.pool.name", "Pools"),
+                Metric("max", "dcache.pool.space.used", "Fullest pool, used"),
+                Metric("max", "dcache.pool.space.total", "Largest pool, total"),
+            ),
+            terms=(("dcache.pool.groups", MAX_POOL_GROUPS),),
+        ),
+        Chart(
+            "esbridge-pools-space-by-pool",
+            "Pools (filtered by the pool group clicked)",
+            "esbridge-poolinfo",
+            "table",
+            (
                 Metric("max", "dcache.pool.space.used", "Used"),
                 Metric("max", "dcache.pool.space.free", "Free"),
+                Metric("max", "dcache.pool.space.total", "Total"),
             ),
-            terms=(("dcache.pool.groups", 20), ("dcache.pool.name", 50)),
+            terms=(("dcache.pool.name", MAX_POOLS),),
         ),
         Chart(
             "esbridge-pools-modes",
@@ -333,6 +350,7 @@ SPEC = Spec(
                 "esbridge-issues-by-status",
                 "esbridge-pools-space-used",
                 "esbridge-pools-space-by-group",
+                "esbridge-pools-space-by-pool",
                 "esbridge-issues-search",
                 "esbridge-pools-modes",
                 "esbridge-pools-uncached",

@@ -33,6 +33,7 @@ from click.testing import CliRunner, Result
 
 from esbridge.cli import main
 from esbridge.kibana.objects import render_objects
+from tests.helpers.configs import MINIMAL
 from tests.helpers.paths import KIBANA_OBJECTS, REPO
 
 OSD_OBJECTS = REPO / "kibana" / "objects-opensearch-dashboards.ndjson"
@@ -574,3 +575,25 @@ def test_export_from_opensearch_dashboards_gives_back_its_bundle(
     assert request.path == "/api/saved_objects/_export"
     assert request.headers["osd-xsrf"] and "kbn-xsrf" not in request.headers
     assert lines(output) == sorted(lines(OSD_OBJECTS), key=itemgetter("type", "id"))
+
+
+def test_two_configs_load_side_by_side_without_overwriting_each_other(
+    kibana: FakeKibana, tmp_path: Path
+) -> None:
+    site2 = tmp_path / "site2.yml"
+    site2.write_text(
+        MINIMAL.replace("index: dcache-billing", "index: site2-billing")
+        + "template_prefix: site2\ndeadletter:\n  index: site2-deadletter\n"
+    )
+
+    first = load(kibana, "--overwrite")
+    second = load(kibana, "-c", str(site2))
+
+    assert first.exit_code == 0 and second.exit_code == 0, second.output
+    stored = {(t, i) for _, t, i in kibana.stored}
+    assert stored >= EXPECTED, "the second config overwrote none of the shipped objects"
+    theirs = stored - EXPECTED
+    assert ("index-pattern", "site2-billing") in theirs
+    assert all(i.startswith("site2-") for _, i in theirs)
+    views = [o for o in stored_objects(kibana) if o["id"] == "site2-billing"]
+    assert views[0]["attributes"]["title"] == "site2-billing-*"
