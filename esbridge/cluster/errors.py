@@ -37,6 +37,15 @@ class ClusterUnavailableError(ClusterError):
     """No HTTP answer at all: connection refused or reset, timeout, TLS failure."""
 
 
+class TlsFailureError(ClusterUnavailableError):
+    """The TLS handshake failed (an unknown CA, a wrong host name, plain HTTP on a TLS port).
+
+    Unavailable like any other failure to connect, so a running sender keeps retrying (a
+    certificate may be renewed under it); at start-up waiting would not help, so callers that
+    connect first stop at once and say to check the CA.
+    """
+
+
 class RequestRejectedError(ClusterError):
     """A 4xx answer: the request is wrong for this cluster or its data; resending won't help."""
 

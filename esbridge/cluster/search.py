@@ -33,15 +33,18 @@ from elastic_transport import (
     NodeConfig,
     SerializationError,
     TextSerializer,
+    TlsError,
     Transport,
     TransportError,
 )
 from elastic_transport.client_utils import url_to_node_config
 
 from esbridge.cluster.errors import (
+    AuthError,
     ClusterError,
     ClusterUnavailableError,
     NotFoundError,
+    TlsFailureError,
     from_answer,
 )
 from esbridge.cluster.flavour import MINIMUM_MAJOR, NODES_PATH, Answer, Flavour, identify
@@ -170,6 +173,15 @@ class SearchCluster:
                 lambda: perform(transport, where, "GET", NODES_PATH),
                 where,
             )
+        except AuthError as exc:
+            transport.close()
+            check = "username/password or api_key" if exc.status == 401 else "user's privileges"
+            raise AuthError(
+                f"{where} refused esbridge's credentials: {exc}; check elasticsearch.{check}",
+                status=exc.status,
+                error_type=exc.error_type,
+                reason=exc.reason,
+            ) from None
         except BaseException:
             transport.close()
             raise
@@ -541,6 +553,11 @@ def perform(
         response = transport.perform_request(method, target, headers=headers, body=body)
     except SerializationError as exc:
         raise ClusterError(f"{method} {path}: unreadable answer: {exc}") from exc
+    except TlsError as exc:
+        raise TlsFailureError(
+            f"{where}: TLS handshake failed ({exc}); check elasticsearch.ca_certs "
+            "(the CA that signed the node's certificate) and that the URL is the node's name"
+        ) from exc
     except TransportError as exc:
         raise ClusterUnavailableError(f"{where}: {method} {path}: {exc}") from exc
     return Answer(response.meta.status, response.body, _lower(response.meta.headers))

@@ -230,6 +230,9 @@ class IngestConfig(_Section):
     # Elasticsearch refusing esbridge's credentials or privileges (401/403) for this long ends
     # the run with exit 1: a person must fix them. Nothing is committed meanwhile.
     auth_failure_timeout: Seconds = 60.0
+    # Elasticsearch not answering at all when ingest starts ends the run after this long, with
+    # exit 1 and one line naming it (systemd restarts the unit); nothing was read meanwhile.
+    connect_timeout: Seconds = 300.0
 
     @model_validator(mode="after")
     def _check_backoff(self) -> Self:

@@ -25,7 +25,13 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
-from esbridge.cluster.errors import AuthError, ClusterError, ClusterUnavailableError, ServerError
+from esbridge.cluster.errors import (
+    AuthError,
+    ClusterError,
+    ClusterUnavailableError,
+    ServerError,
+    TlsFailureError,
+)
 from esbridge.cluster.search import SearchCluster, connect
 from esbridge.config import ElasticsearchConfig, IngestConfig
 from esbridge.errors import EsbridgeError
@@ -126,6 +132,10 @@ class ElasticsearchDeniedError(EsbridgeError):
     """
 
 
+class ElasticsearchUnavailableError(EsbridgeError):
+    """Elasticsearch did not answer for `ingest.connect_timeout` when ingest started."""
+
+
 def denied_message(endpoint: str, reason: str, seconds: float) -> str:
     if "HTTP 401" in reason:
         check = "check elasticsearch.username/password or api_key"
@@ -154,13 +164,15 @@ def connect_patiently(
     Connecting reads the engine and version (`SearchCluster.connect`), so a cluster that is
     down, busy or refusing the credentials when ingest starts would otherwise end the run
     before a message is read. It is waited for by the rules a bulk request follows: unreachable
-    or 429/5xx is retried with backoff, a 401/403 until `ingest.auth_failure_timeout`, then
-    ElasticsearchDeniedError. An engine esbridge does not speak, or any other refusal, stops
-    at once. Nothing is consumed meanwhile, so nothing waits uncommitted.
+    or 429/5xx is retried with backoff until `ingest.connect_timeout` (then
+    ElasticsearchUnavailableError), a 401/403 until `ingest.auth_failure_timeout` (then
+    ElasticsearchDeniedError). A failed TLS handshake, an engine esbridge does not speak, or
+    any other refusal stops at once. Nothing is consumed meanwhile, so nothing waits uncommitted.
     """
     endpoint = ", ".join(config.hosts)
     backoff = Backoff(tuning.retry_initial_backoff, tuning.retry_max_backoff)
     denied_since: float | None = None
+    unreachable_since: float | None = None
     while True:
         try:
             return opener(config)
@@ -181,10 +193,22 @@ def connect_patiently(
             )
             delay = backoff.next_delay()
             delay = min(delay, max(denied_since + tuning.auth_failure_timeout - now, 0.05))
+        except TlsFailureError:
+            raise  # a CA or host-name mismatch does not heal by waiting
         except (ClusterUnavailableError, ServerError) as exc:
             denied_since = None
+            now = clock()
+            unreachable_since = now if unreachable_since is None else unreachable_since
+            if now - unreachable_since >= tuning.connect_timeout:
+                raise ElasticsearchUnavailableError(
+                    f"no answer from Elasticsearch at {endpoint} for "
+                    f"{tuning.connect_timeout:.0f}s (ingest.connect_timeout): {exc}; check "
+                    "elasticsearch.hosts and that the node is up"
+                ) from None
             log.warning("cannot connect yet, will retry: %s", exc)
             delay = backoff.next_delay()
+        else:
+            unreachable_since = None
         if stop.wait(delay):
             return None
 

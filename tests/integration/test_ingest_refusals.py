@@ -4,10 +4,9 @@ message into a dead letter or let its offset be committed before it is in Elasti
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -15,69 +14,8 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from esbridge.ingest.pipeline import Pipeline, RunLimits, open_pipeline
-from esbridge.stack import process
-from esbridge.stack.elasticsearch import EsNode
-from esbridge.stack.manager import Stack, StackOptions
-from tests.helpers.sites import Site, make_site, remove_site
-
-MAX_CONTENT_LENGTH = 64 * 1024
-PASSWORD = "right-password-4-esbridge"
-
-
-class SmallRequestsNode(EsNode):
-    """A secured node (TLS, the `elastic` user) that refuses HTTP bodies above 64 KiB.
-
-    `http.max_content_length` is a static node setting, so it cannot be lowered on the shared
-    node at run time; this node of the module's own is started with it.
-    """
-
-    def write_config(self) -> None:
-        super().write_config()
-        with (self.config / "elasticsearch.yml").open("a", encoding="utf-8") as settings:
-            settings.write(f"http.max_content_length: {MAX_CONTENT_LENGTH}b\n")
-
-
-@pytest.fixture(scope="module")
-def secure_es(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmallRequestsNode]:
-    directory = tmp_path_factory.mktemp("secure-es")
-    root = Stack(StackOptions(directory=directory, secure=True)).es_root()
-    node = SmallRequestsNode(root, process.free_port(), process.free_port(), PASSWORD)
-    pid = node.start()
-    try:
-        node.wait_healthy(pid, time.monotonic() + 240)
-        yield node
-    finally:
-        running = node.pid()
-        if running:
-            process.stop_group(running)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def secure_site(
-    tmp_path: Path, secure_es: SmallRequestsNode, kafka_bootstrap: str
-) -> Iterator[Callable[..., Site]]:
-    """Sites on the secured node, installed with the right password; removed after."""
-    made: list[Site] = []
-    admin = {"username": "elastic", "password": PASSWORD, "ca_certs": str(secure_es.ca)}
-
-    def make(password: str = PASSWORD, **sections: str) -> Site:
-        credentials = f'username: elastic\npassword: "{password}"\nca_certs: {secure_es.ca}\n'
-        directory = tmp_path / f"site{len(made)}"
-        directory.mkdir()
-        site = make_site(
-            directory,
-            kafka_bootstrap,
-            secure_es.url,
-            sections={"elasticsearch": credentials, **sections},
-            connect=admin,
-        )
-        made.append(site)
-        return site
-
-    yield make
-    for site in made:
-        remove_site(site)
+from tests.helpers.secure import PASSWORD, SmallRequestsNode
+from tests.helpers.sites import Site
 
 
 def billing_records(count: int, tag: str) -> list[bytes]:

@@ -11,7 +11,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from esbridge.cluster.errors import ClusterError, ClusterUnavailableError, UnsupportedClusterError
+from esbridge.cluster.errors import (
+    ClusterError,
+    ClusterUnavailableError,
+    TlsFailureError,
+    UnsupportedClusterError,
+)
 from esbridge.config import ElasticsearchConfig, IngestConfig
 from esbridge.ingest.bulk import (
     Backoff,
@@ -30,6 +35,7 @@ from esbridge.ingest.sender import (
     BatchResult,
     BulkSender,
     ElasticsearchDeniedError,
+    ElasticsearchUnavailableError,
     connect_patiently,
 )
 from esbridge.transforms import PARSERS, ParseContext
@@ -463,6 +469,31 @@ def test_credentials_refused_at_start_stop_the_run_after_auth_failure_timeout() 
     assert f"Elasticsearch at {ENDPOINT} refused esbridge's requests (HTTP 401" in message
     assert "username/password" in message and "nothing was committed" in message
     assert opener.calls == 6  # one a second until 5 s of refusals
+
+
+def test_a_cluster_that_never_answers_at_start_stops_the_run_after_connect_timeout() -> None:
+    clock = FakeClock()
+    down = ClusterUnavailableError(f"{ENDPOINT}: GET /: connection refused")
+    tuning = QUICK_RETRIES.model_copy(update={"connect_timeout": 10.0})
+    opener = Opener(clock, *[down] * 30)
+
+    with pytest.raises(ElasticsearchUnavailableError) as raised:
+        connect_patiently(ES_CONFIG, tuning, threading.Event(), opener=opener, clock=clock)
+
+    message = str(raised.value)
+    assert message.startswith(f"no answer from Elasticsearch at {ENDPOINT} for 10s")
+    assert "connection refused" in message and "elasticsearch.hosts" in message
+    assert opener.calls == 11  # one a second until 10 s without an answer
+
+
+def test_a_failed_tls_handshake_at_start_stops_the_run_at_once() -> None:
+    clock = FakeClock()
+    opener = Opener(clock, TlsFailureError(f"{ENDPOINT}: TLS handshake failed (...)"))
+
+    with pytest.raises(TlsFailureError):
+        connect_patiently(ES_CONFIG, QUICK_RETRIES, threading.Event(), opener=opener, clock=clock)
+
+    assert opener.calls == 1
 
 
 @pytest.mark.parametrize(
