@@ -30,6 +30,7 @@ from esbridge.analyze.session import open_session
 from esbridge.errors import EsbridgeError
 from esbridge.stack.jdk import find_jdk
 from tests.helpers.archive_files import write_archive
+from tests.helpers.spark_cluster import standalone_cluster
 
 pytestmark = pytest.mark.spark
 
@@ -230,6 +231,7 @@ def pool_archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[d
 def _java_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("JAVA_HOME", str(find_jdk(17, "Apache Spark").home))
+    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # driver, master and worker on loopback
     return env
 
 
@@ -347,7 +349,7 @@ def test_pool_history_of_an_unknown_pool_is_empty(
     assert pool_history(spark, str(root), "pool") == []
 
 
-def _cli(*args: str) -> dict[str, Any]:
+def _cli(*args: str, master: str = "local[2]") -> dict[str, Any]:
     conf = [f"--conf={key}={value}" for key, value in SMALL.items()]
     done = subprocess.run(
         [
@@ -357,7 +359,7 @@ def _cli(*args: str) -> dict[str, Any]:
             "analyze",
             *args,
             "--master",
-            "local[2]",
+            master,
             *conf,
             "--json",
         ],
@@ -400,3 +402,17 @@ def test_cli_pool_history_prints_the_periods_as_json(pool_archive: tuple[Path, l
         for key in ("first_seen", "last_seen"):
             run[key] = run[key].replace("Z", ".000Z")
     assert found == {"pool": "pool-a", "intervals": expected}
+
+
+def test_the_same_job_runs_unchanged_on_a_standalone_cluster_master(
+    tmp_path: Path, billing_archive: tuple[Path, list[dict]]
+) -> None:
+    root, records = billing_archive
+    with standalone_cluster(tmp_path, _java_env()) as cluster:
+        found = _cli(
+            *("billing-volume", "--archive", str(root), "--month", "2019-06", "--by", "direction"),
+            master=cluster.master,
+        )
+        assert "Asked to launch executor" in cluster.worker_log.read_text()
+    expected = expected_billing(records, None, "direction")
+    assert {key: found[key] for key in ("bytes", "transfers", "by")} == expected
