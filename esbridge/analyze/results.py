@@ -65,15 +65,16 @@ def human_bytes(count: int) -> str:
     return f"{size:.1f} {unit}"
 
 
-def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
-    """Text columns; a column whose cells all start with a digit is right-aligned."""
+def table(
+    header: tuple[str, ...], rows: Sequence[tuple[str, ...]], right: frozenset[int] = frozenset()
+) -> str:
+    """Text columns, two spaces apart; the columns numbered in `right` right-aligned."""
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
-    numeric = [bool(rows) and all(row[i][:1].isdigit() for row in rows) for i in range(len(header))]
 
     def line(cells: tuple[str, ...]) -> str:
         return "  ".join(
-            cell.rjust(width) if right else cell.ljust(width)
-            for cell, width, right in zip(cells, widths, numeric, strict=True)
+            cell.rjust(width) if index in right else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
     return "\n".join([line(header), *(line(row) for row in rows)])
@@ -114,7 +115,7 @@ def billing_text(result: BillingVolume) -> str:
             (key, str(t.bytes), human_bytes(t.bytes), str(t.transfers))
             for key, t in result.by.items()
         ]
-        lines += ["", table((query.by, "bytes", "", "transfers"), rows)]
+        lines += ["", table((query.by, "bytes", "", "transfers"), rows, frozenset({1, 2, 3}))]
     return "\n".join(lines)
 
 
@@ -145,6 +146,7 @@ def pool_text(pool: str, intervals: list[PoolInterval]) -> str:
         )
         for i in intervals
     ]
-    return f"pool {pool}: {len(intervals)} periods of constant pool groups (UTC)\n\n" + table(
-        ("first seen", "last seen", "groups", "snapshots"), rows
+    periods = f"{len(intervals)} period{'' if len(intervals) == 1 else 's'}"
+    return f"pool {pool}: {periods} of constant pool groups (UTC)\n\n" + table(
+        ("first seen", "last seen", "groups", "snapshots"), rows, frozenset({3})
     )
