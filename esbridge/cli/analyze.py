@@ -10,9 +10,11 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
@@ -96,9 +98,23 @@ def _ensure_java() -> None:
         )
 
 
+class _Terminated(BaseException):
+    """SIGTERM arrived while Spark was working; a BaseException (as KeyboardInterrupt is), so
+    no `except Exception` in pyspark or py4j swallows it."""
+
+
+def _terminate(_signum: int, _frame: FrameType | None) -> None:
+    raise _Terminated
+
+
 @contextmanager
 def _session(master: str | None, conf: tuple[str, ...], job: str) -> Iterator[SparkSession]:
-    """A SparkSession for one job, stopped afterwards; Spark's own errors as one line."""
+    """A SparkSession for one job, stopped afterwards; Spark's own errors as one line.
+
+    SIGTERM stops the job and the session (Spark cancels what runs) and exits 1 with one line:
+    a batch query cut short has no answer to print, so it does not exit 0 like a daemon. While
+    the JVM starts, SIGTERM waits for it: interrupting pyspark's launch would orphan the JVM.
+    """
     settings = _settings(conf)
     try:
         importlib.import_module("pyspark")
@@ -109,13 +125,34 @@ def _session(master: str | None, conf: tuple[str, ...], job: str) -> Iterator[Sp
     from esbridge.analyze.session import open_session  # noqa: PLC0415
 
     _ensure_java()
-    spark = open_session(master, settings, f"esbridge analyze {job}")
+    stopped = EsbridgeError(f"analyze {job}: stopped by SIGTERM before it finished")
+    pending: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: pending.append(signum))
     try:
-        yield spark
+        spark = open_session(master, settings, f"esbridge analyze {job}")
     except PySparkException as error:
-        raise EsbridgeError(f"Spark: {str(error).strip().splitlines()[0]}") from error
+        signal.signal(signal.SIGTERM, previous)
+        raise EsbridgeError(f"Spark: {_first_line(error)}") from error
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        if pending:
+            raise _Terminated
+        yield spark
+    except _Terminated:
+        raise stopped from None
+    except PySparkException as error:
+        raise EsbridgeError(f"Spark: {_first_line(error)}") from error
     finally:
-        spark.stop()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the stop finish
+        try:
+            spark.stop()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _first_line(error: Exception) -> str:
+    """Spark's messages carry the JVM's stack trace after the first line."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _print(as_json: bool, document: dict[str, Any], text: str) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -416,3 +418,48 @@ def test_the_same_job_runs_unchanged_on_a_standalone_cluster_master(
         assert "Asked to launch executor" in cluster.worker_log.read_text()
     expected = expected_billing(records, None, "direction")
     assert {key: found[key] for key in ("bytes", "transfers", "by")} == expected
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def test_sigterm_stops_spark_and_exits_with_one_line(
+    billing_archive: tuple[Path, list[dict]],
+) -> None:
+    root, _ = billing_archive
+    command = [sys.executable, "-m", "esbridge", "analyze", "billing-volume"]
+    command += [
+        "--archive",
+        str(root),
+        "--month",
+        "2019-06",
+        "--json",
+        "--conf=spark.ui.enabled=false",
+    ]
+    running = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_java_env()
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (jvms := _children(running.pid)):
+            assert running.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(1)  # the JVM is starting: seconds before any answer could exist
+        running.send_signal(signal.SIGTERM)
+        out, err = running.communicate(timeout=120)
+    finally:
+        running.kill()
+    assert running.returncode == 1
+    assert out == ""
+    assert (
+        "Error: analyze billing-volume: stopped by SIGTERM before it finished" in err.splitlines()
+    )
+    assert "Traceback" not in err
+    deadline = time.monotonic() + 60
+    while any(Path(f"/proc/{jvm}").exists() for jvm in jvms):
+        assert time.monotonic() < deadline, "Spark's JVM outlived the command"
+        time.sleep(0.5)
