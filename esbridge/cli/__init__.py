@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from esbridge import __version__
+from esbridge.cli.analyze import analyze
 from esbridge.cli.check import check
 from esbridge.cli.ingest import ingest
 from esbridge.cli.issues import issues
@@ -84,3 +85,4 @@ main.add_command(logstash)
 main.add_command(check)
 main.add_command(react)
 main.add_command(poll)
+main.add_command(analyze)

@@ -152,3 +152,23 @@ def test_the_daemons_and_issues_run_from_the_wheel(
         assert result.returncode == 0, f"{name}: {result.stderr[-2000:]}"
     assert watched.count(watched.index("billing")) > 0
     assert isinstance(json.loads(done["issues"].stdout), list)
+
+
+def test_analyze_without_the_spark_extra_says_how_to_install_it(
+    installed: Path, tmp_path: Path
+) -> None:
+    done = run(
+        installed,
+        "analyze",
+        "pool-history",
+        "--archive",
+        str(tmp_path),
+        "--pool",
+        "p",
+        cwd=tmp_path,
+    )
+
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "Error: esbridge analyze needs Apache Spark: pip install 'esbridge[spark]'"
+    ]

@@ -32,6 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "check": {"config", "cluster", "ingest", "notify", "setup", "errors"},
     "simulate": {"config", "errors", "utc", "ingest", "poll"},
     "poll": {"config", "ingest", "errors", "utc"},
+    "analyze": {"errors", "utc"},
     "cli": {"*"},
     "__main__": {"cli"},
     "react": {"config", "cluster", "ingest", "notify", "watch", "errors", "utc", "argv"},
