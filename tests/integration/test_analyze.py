@@ -202,16 +202,16 @@ def pool_snapshots() -> list[dict]:
         else:
             groups = ["all", "cms-disk"] if step % 2 else ["all", "cms-disk", "all"]
         stamp = moment.isoformat().replace("+00:00", "Z")
-        snapshots.append({"@timestamp": stamp, "pool": "pool-a", "poolgroups": groups})
-        snapshots.append({"@timestamp": stamp, "pool": "pool-b", "poolgroups": ["atlas"]})
-        snapshots.append({"@timestamp": stamp, "pool": "pool-a2", "poolgroups": ["other"]})
+        snapshots.append({"@timestamp": stamp, "pool": "pool-a", "groups": groups})
+        snapshots.append({"@timestamp": stamp, "pool": "pool-b", "groups": ["atlas"]})
+        snapshots.append({"@timestamp": stamp, "pool": "pool-a2", "groups": ["other"]})
     return snapshots
 
 
 def expected_history(snapshots: list[dict], pool: str) -> list[dict[str, Any]]:
     runs: list[dict[str, Any]] = []
     mine = sorted(
-        (s["@timestamp"], sorted(set(s["poolgroups"]))) for s in snapshots if s["pool"] == pool
+        (s["@timestamp"], sorted(set(s["groups"]))) for s in snapshots if s["pool"] == pool
     )
     for stamp, groups in mine:
         if runs and runs[-1]["groups"] == groups:
