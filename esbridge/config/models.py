@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from esbridge.config.base import Loc, LocatedError, ReadableFile, Section, http_url, non_empty
+from esbridge.config.metrics import MetricsConfig
 from esbridge.config.notify import NotificationsConfig
 from esbridge.config.units import Bytes, Seconds
 from esbridge.config.watch import WatchConfig
@@ -252,6 +253,7 @@ class Config(_Section):
     ingest: IngestConfig = IngestConfig()
     notifications: NotificationsConfig | None = None
     watch: WatchConfig | None = None
+    metrics: MetricsConfig = MetricsConfig()
 
     @model_validator(mode="after")
     def _check_watch(self) -> Self:

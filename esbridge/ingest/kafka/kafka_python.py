@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import Mapping
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
@@ -170,15 +171,24 @@ class KafkaSource:
         ends = self.consumer.end_offsets(list(assignment))
         return all(self.consumer.position(tp) >= ends[tp] for tp in assignment)
 
-    def lag(self) -> int | None:
-        """Messages behind the end of the assigned partitions, as last seen by fetches."""
-        total = 0
-        for tp in self.consumer.assignment():
-            end = self.consumer.highwater(tp)
-            if end is None:
-                return None
-            total += max(0, end - self.consumer.position(tp, timeout_ms=1000))
-        return total
+    def lag(self, committed: Mapping[Partition, int]) -> dict[Partition, int]:
+        assignment = list(self.consumer.assignment())
+        if not assignment:
+            return {}
+        ends = self.consumer.end_offsets(assignment)
+        out = {}
+        for tp in assignment:
+            key = (tp.topic, tp.partition)
+            done = committed.get(key)
+            if done is None:
+                done = self.consumer.committed(tp)
+            if done is None:  # nothing committed yet: the group starts where auto_offset_reset says
+                if self.consumer.config["auto_offset_reset"] == "latest":
+                    done = ends[tp]
+                else:
+                    done = self.consumer.beginning_offsets([tp])[tp]
+            out[key] = max(0, ends[tp] - done)
+        return out
 
     def close(self) -> None:
         logging.getLogger("kafka").removeHandler(self.errors)
