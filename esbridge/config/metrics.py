@@ -13,7 +13,9 @@ from esbridge.config.base import Section
 class MetricsConfig(Section):
     """Off unless `port` is set (or `--metrics-port` given); 0 takes a free port."""
 
-    port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    # ingest's port; watch serves on port + 1, maintain --loop on + 2 (then poll, react,
+    # archive: esbridge/metrics/serve.py PORT_OFFSETS), so one config serves them all.
+    port: Annotated[int, Field(ge=0, le=65530)] | None = None
     host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
     # ingest: unhealthy after this many flush intervals without a commit while messages wait.
     stall_flushes: Annotated[int, Field(ge=1)] = 30

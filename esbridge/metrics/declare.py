@@ -14,7 +14,7 @@ from typing import Literal
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 Kind = Literal["counter", "gauge", "histogram"]
-Daemon = Literal["ingest", "watch", "maintain", "all"]
+Daemon = Literal["ingest", "watch", "maintain", "poll", "react", "archive", "all"]
 
 PRODUCER = ("producer",)
 PARTITION = ("producer", "topic", "partition")

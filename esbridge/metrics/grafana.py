@@ -14,10 +14,12 @@ import json
 from typing import Any
 
 from esbridge.metrics.declare import SPECS, MetricSpec
+from esbridge.metrics.serve import PORT_OFFSETS
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 SELECTOR = '{job=~"$job", instance=~"$instance"}'
-ROWS = (("all", "esbridge"), ("ingest", "ingest"), ("watch", "watch"), ("maintain", "maintain"))
+ROWS = (("all", "esbridge"), *((daemon, daemon) for daemon in PORT_OFFSETS))
+"""A row per daemon that has metrics of its own, after the ones every daemon serves."""
 WIDTH, HEIGHT = 8, 8
 
 
@@ -68,12 +70,14 @@ def dashboard() -> dict[str, Any]:
     panels: list[dict[str, Any]] = []
     y = 0
     for daemon, title in ROWS:
+        specs = [spec for spec in SPECS if spec.daemon == daemon]
+        if not specs:
+            continue
         panels.append({
             "id": len(panels) + 1, "type": "row", "title": title, "collapsed": False,
             "gridPos": {"h": 1, "w": 24, "x": 0, "y": y}, "panels": [],
         })  # fmt: skip
         y += 1
-        specs = [spec for spec in SPECS if spec.daemon == daemon]
         for n, spec in enumerate(specs):
             x = (n % (24 // WIDTH)) * WIDTH
             panels.append(panel(spec, len(panels) + 1, x, y + (n // (24 // WIDTH)) * HEIGHT))

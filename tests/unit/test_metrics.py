@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from esbridge.cli.logsetup import JsonFormatter
+from esbridge.cli.daemons import DAEMONS
+from esbridge.cli.logsetup import JsonFormatter, setup_logging
 from esbridge.config import Config, load_config
 from esbridge.errors import EsbridgeError
 from esbridge.ingest.bulk import Backoff
@@ -36,6 +37,7 @@ from esbridge.metrics.health import (
     cycle_health,
     ingest_health,
 )
+from esbridge.metrics.serve import PORT_OFFSETS, port_of
 from esbridge.metrics.server import MetricsServer
 from tests.helpers.configs import MINIMAL
 from tests.helpers.paths import REPO
@@ -351,3 +353,30 @@ def test_watch_cycles_update_issues_notifications_actions_and_health() -> None:
     assert value(registry, "esbridge_watch_cycles_total", outcome="failed") == 3
     assert value(registry, "esbridge_watch_cycle_seconds_count") == 5
     assert not cycle_health(metrics.progress, 3).ok
+
+
+def test_one_config_gives_each_daemon_a_port_of_its_own() -> None:
+    assert [port_of(daemon, 9464, None) for daemon in DAEMONS] == [9464, 9465, 9466]
+    assert port_of("watch", 9464, 9999) == 9999  # --metrics-port is taken as given
+    assert port_of("watch", 0, None) == 0  # a free port each
+    assert port_of("watch", None, None) is None  # off
+    assert set(DAEMONS) <= set(PORT_OFFSETS)
+    assert len(set(PORT_OFFSETS.values())) == len(PORT_OFFSETS)
+
+
+def test_repeated_librdkafka_errors_log_once_then_a_count_in_json_too(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        setup_logging("INFO", "json")
+        client = logging.getLogger("esbridge.librdkafka")
+        for port in range(100):  # lines that differ only in numbers are alike
+            client.error("FAIL 127.0.0.1:%d/bootstrap: Connect failed: Connection refused", port)
+        lines = capsys.readouterr().err.splitlines()
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert len(lines) == 1
+    assert json.loads(lines[0])["logger"] == "esbridge.librdkafka"
