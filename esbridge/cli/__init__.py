@@ -8,7 +8,7 @@ from esbridge import __version__
 from esbridge.cli.ingest import ingest
 from esbridge.cli.issues import issues
 from esbridge.cli.kibana import kibana
-from esbridge.cli.logsetup import log_format_option, setup_logging
+from esbridge.cli.logsetup import LOG_FORMAT, log_format_option, setup_logging
 from esbridge.cli.logstash import logstash
 from esbridge.cli.maintain import maintain_command
 from esbridge.cli.setup import setup
@@ -69,7 +69,8 @@ def main() -> None:
       esbridge issues list -c examples/dcache.yml
       esbridge logstash render -o DIR         # the same parsing for sites on Logstash
     """
-    setup_logging("WARNING")  # the commands that log more set it up again with their level
+    if LOG_FORMAT in click.get_current_context().meta:  # chosen: every command logs so
+        setup_logging("WARNING")  # the commands that log more set it up again with their level
 
 
 main.add_command(stack)

@@ -29,9 +29,13 @@ def stop(process: subprocess.Popen[bytes]) -> tuple[int, str]:
     return process.returncode, output.decode(errors="replace")
 
 
+@pytest.mark.parametrize("backend", ["kafka-python", "confluent"])
 def test_ingest_metrics_count_consumed_indexed_replays_and_dead_letters_and_lag_reaches_0(
-    site: Site,
+    site: Site, backend: str
 ) -> None:
+    """The lag is the end offset minus the committed one on both Kafka clients."""
+    text = site.config_path.read_text(encoding="utf-8")
+    site.config_path.write_text(text.replace("kafka:\n", f"kafka:\n  backend: {backend}\n", 1))
     site.produce("billing", [GOOD % n for n in range(10)])
     other = site.config.kafka.model_copy(update={"group_id": f"{site.name}-earlier"})
     site.config = site.config.model_copy(update={"kafka": other})
