@@ -115,6 +115,8 @@ class KafkaSource:
             raise self.watch.give_up(str(exc)) from None
         self.watch.contact()
         self.paused = False
+        self.stored: dict[Any, int | None] = {}
+        self.stored_for: frozenset[Any] = frozenset()
 
     def subscribe(
         self, topics: list[str], on_revoked: PartitionsCallback, on_assigned: PartitionsCallback
@@ -176,12 +178,19 @@ class KafkaSource:
         if not assignment:
             return {}
         ends = self.consumer.end_offsets(assignment)
+        owned = frozenset(assignment)
+        if owned != self.stored_for:  # a rebalance: what the group committed may have moved
+            self.stored, self.stored_for = {}, owned
         out = {}
         for tp in assignment:
             key = (tp.topic, tp.partition)
             done = committed.get(key)
             if done is None:
-                done = self.consumer.committed(tp)
+                # Asked once per assignment: while this member owns the partition, only this
+                # member commits it, and then `committed` has it.
+                if tp not in self.stored:
+                    self.stored[tp] = self.consumer.committed(tp)
+                done = self.stored[tp]
             if done is None:  # nothing committed yet: the group starts where auto_offset_reset says
                 if self.consumer.config["auto_offset_reset"] == "latest":
                     done = ends[tp]
