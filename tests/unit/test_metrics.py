@@ -26,7 +26,7 @@ from esbridge.ingest.message import Message
 from esbridge.ingest.pipeline import Pipeline, RunLimits, build_routes
 from esbridge.ingest.sender import Batch, BulkSender
 from esbridge.ingest.stats import SendCounters, Stats
-from esbridge.metrics import IngestMetrics, Serving, WatchMetrics
+from esbridge.metrics import IngestMetrics, MaintainMetrics, Serving, WatchMetrics
 from esbridge.metrics.declare import SPECS, exposed_names
 from esbridge.metrics.docs import table
 from esbridge.metrics.grafana import dashboard, render
@@ -233,7 +233,7 @@ def test_the_pipeline_counts_per_partition_producer_and_reason_and_lag_after_com
     sender, clock, registry = FakeSender(settle_on_submit=True), FakeClock(), CollectorRegistry()
     metrics = IngestMetrics(registry, retries=sender.counters.snapshot, clock=clock)
     metrics.progress.connected = True
-    run = Pipeline(config, source, sender, RunLimits(), clock=clock, metrics=metrics)  # type: ignore[arg-type]
+    run = Pipeline(config, source, sender, RunLimits(), clock=clock, metrics=metrics)
 
     run.handle(source.poll(0, 12))
     run.log_stats()
@@ -380,3 +380,20 @@ def test_repeated_librdkafka_errors_log_once_then_a_count_in_json_too(
         root.setLevel(level)
     assert len(lines) == 1
     assert json.loads(lines[0])["logger"] == "esbridge.librdkafka"
+
+
+def test_maintain_passes_count_what_they_did_and_failures_in_a_row_turn_unhealthy() -> None:
+    registry = CollectorRegistry()
+    metrics = MaintainMetrics(registry)
+    metrics.passed(1.0, error=None, rollovers=2, deletions=3, skipped=1, wall_clock=lambda: 99.0)
+    for _ in range(3):
+        metrics.passed(0.1, error="HTTP 503 from the cluster")
+
+    assert value(registry, "esbridge_maintain_passes_total", outcome="ok") == 1
+    assert value(registry, "esbridge_maintain_passes_total", outcome="failed") == 3
+    assert value(registry, "esbridge_maintain_rollovers_total") == 2
+    assert value(registry, "esbridge_maintain_deletions_total") == 3
+    assert value(registry, "esbridge_maintain_last_success_timestamp_seconds") == 99.0
+    assert cycle_health(metrics.progress, 3, "passes") == Health(
+        False, "3 consecutive passes failed, last: HTTP 503 from the cluster"
+    )
