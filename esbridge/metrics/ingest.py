@@ -74,7 +74,7 @@ class IngestMetrics:
         return self.clock() - (self.progress.started if last is None else last)
 
     def child(self, metric: Counter, *labels: str) -> Counter:
-        key = (metric._name, *labels)
+        key = (str(id(metric)), *labels)
         found = self.children.get(key)
         if found is None:
             found = self.children[key] = metric.labels(*labels)
