@@ -10,6 +10,7 @@ from esbridge.cli.check import check
 from esbridge.cli.ingest import ingest
 from esbridge.cli.issues import issues
 from esbridge.cli.kibana import kibana
+from esbridge.cli.logsetup import LOG_FORMAT, log_format_option, setup_logging
 from esbridge.cli.logstash import logstash
 from esbridge.cli.maintain import maintain_command
 from esbridge.cli.poll import poll
@@ -59,6 +60,7 @@ def _debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     callback=_debug,
     help="Show the traceback of an error instead of its one-line message.",
 )
+@log_format_option
 def main() -> None:
     """esbridge: dCache monitoring streams from Kafka into Elasticsearch, watched and alerted on.
 
@@ -71,6 +73,8 @@ def main() -> None:
       esbridge issues list -c examples/dcache.yml
       esbridge logstash render -o DIR         # the same parsing for sites on Logstash
     """
+    if LOG_FORMAT in click.get_current_context().meta:  # chosen: every command logs so
+        setup_logging("WARNING")  # the commands that log more set it up again with their level
 
 
 main.add_command(stack)

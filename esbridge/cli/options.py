@@ -26,6 +26,14 @@ log_level_option = click.option(
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
 )
 
+metrics_port_option = click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    help="Serve Prometheus /metrics and /healthz on this port (0: a free one, logged) on "
+    "metrics.host [default: metrics.port, + 1 for watch, + 2 for maintain; off when neither "
+    "is set].",
+)
+
 
 def read_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     """The config, or a clean CLI error listing every problem with its line."""

@@ -30,6 +30,7 @@ from esbridge.config.base import (
     kafka_topic,
     non_empty,
 )
+from esbridge.config.metrics import MetricsConfig
 from esbridge.config.notify import NotificationsConfig
 from esbridge.config.poll import PollConfig
 from esbridge.config.react import ReactorConfig
@@ -258,6 +259,7 @@ class Config(_Section):
     watch: WatchConfig | None = None
     reactors: tuple[ReactorConfig, ...] = ()
     poll: PollConfig | None = None
+    metrics: MetricsConfig = MetricsConfig()
 
     @model_validator(mode="after")
     def _check_watch(self) -> Self:

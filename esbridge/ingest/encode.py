@@ -59,6 +59,8 @@ class BulkItem:
     """`event.hash`: tells a replay of this record from another record under the same id."""
     ingested: str = ""
     """The `event.ingested` the line carries (documents only; "" for dead letters)."""
+    reason: str = ""
+    """A dead letter's `error.type` (its `DeadLetterReason`), for the metrics; "" for documents."""
 
 
 def restamped(item: BulkItem, ingested: str) -> BulkItem:
@@ -195,7 +197,7 @@ def dead_item(
 ) -> BulkItem:
     doc = dead_letter(message, producer, error_type, reason, target.payload_max_bytes, digest)
     line = action_line(target.index, doc_id) + orjson.dumps(doc) + b"\n"
-    return BulkItem(message, producer, line, True, doc_id, digest)
+    return BulkItem(message, producer, line, True, doc_id, digest, reason=error_type)
 
 
 def as_dead_letter(
@@ -217,5 +219,12 @@ def with_collision_id(item: BulkItem) -> BulkItem:
     fields["_id"] = doc_id
     line = orjson.dumps(parsed) + b"\n" + source
     return BulkItem(
-        item.message, item.producer, line, item.dead, doc_id, item.digest, item.ingested
+        item.message,
+        item.producer,
+        line,
+        item.dead,
+        doc_id,
+        item.digest,
+        item.ingested,
+        item.reason,
     )

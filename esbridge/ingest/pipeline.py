@@ -22,7 +22,8 @@ from esbridge.ingest.encode import BulkItem, DeadLetterTarget, Route, to_item
 from esbridge.ingest.kafka import KafkaUnavailableError, Partition, Source, open_source
 from esbridge.ingest.message import Message
 from esbridge.ingest.sender import Batch, BatchResult, BulkSender, Sender
-from esbridge.ingest.stats import Stats
+from esbridge.ingest.stats import SendCounters, Stats
+from esbridge.metrics.ingest import IngestMetrics
 from esbridge.transforms import PARSERS, ParseContext
 from esbridge.utc import now_utc
 
@@ -114,6 +115,7 @@ class Pipeline:
         sender: Sender,
         limits: RunLimits,
         clock: Callable[[], float] = time.monotonic,
+        metrics: IngestMetrics | None = None,
     ) -> None:
         self.config = config
         self.limits = limits
@@ -125,7 +127,8 @@ class Pipeline:
             tuning.batch_max_docs, tuning.batch_max_bytes, tuning.flush_interval, clock
         )
         self.sender = sender
-        self.stats = Stats()
+        self.stats = Stats(clock, retries=sender.counters)
+        self.metrics = metrics
         self.stop = threading.Event()
         self.assigned: set[Partition] = set()
         self.settled: dict[Partition, int] = {}
@@ -180,6 +183,7 @@ class Pipeline:
 
     def commit_settled(self, *, blocking: bool = True) -> None:
         """Commits, per owned partition, the offset after the last settled batch."""
+        self.publish_sends()
         for result in self.sender.results():
             self.count(result)
             for partition, offset in result.offsets.items():
@@ -198,14 +202,25 @@ class Pipeline:
             log.warning("offset commit failed, will try again: %s", exc)
             return
         self.committed.update(offsets)
+        if self.metrics is not None:
+            self.metrics.committed(offsets)
 
     def count(self, result: BatchResult) -> None:
-        self.stats.indexed += result.indexed
-        self.stats.dead_letters += result.dead_letters
-        self.stats.duplicates += result.duplicates
-        self.stats.retried += result.retried
-        self.stats.collisions += result.collisions
-        self.stats.committed_batches += 1
+        self.stats.count(result.indexed, result.dead_letters, result.duplicates, result.collisions)
+        if self.metrics is not None:
+            self.metrics.settled(result.tally)
+
+    def publish_sends(self) -> None:
+        """The sender threads' request times since the last loop, to the metrics (retries are
+        read from the same counters at each scrape)."""
+        if self.metrics is not None:
+            self.metrics.requests(self.sender.counters.drain())
+
+    def submit(self) -> None:
+        batch = self.builder.take()
+        if self.metrics is not None:
+            self.metrics.batch(len(batch.items), batch.nbytes)
+        self.sender.submit(batch)
 
     def backpressure(self) -> bool:
         return (
@@ -221,20 +236,23 @@ class Pipeline:
         last_stats = self.clock()
         while not self.stop.is_set() and self.sender.failure is None:
             self.commit_settled()
-            if self.backpressure():
+            paused = self.backpressure()
+            if paused:
                 self.source.pause()  # poll() below then only keeps the group membership alive
             else:
                 self.source.resume()
+            if self.metrics is not None:
+                self.metrics.paused(paused, self.sender.backlog_bytes)
             messages = self.poll()
             if messages:
                 last_message = self.clock()
                 self.handle(messages)
             if self.builder.ready():
-                self.sender.submit(self.builder.take())
+                self.submit()
             now = self.clock()
             if now - last_stats >= self.config.ingest.stats_interval:
                 last_stats = now
-                log.info(self.stats.interval_line(self.safe_lag()))
+                self.log_stats()
             if self.idle_for(now - last_message):
                 log.info("no new messages for %.0fs and all settled: exiting", now - last_message)
                 break
@@ -264,15 +282,28 @@ class Pipeline:
         for message in messages:
             self.builder.add(to_item(message, self.routes[message.topic], self.target, ingested))
             if self.builder.ready():
-                self.sender.submit(self.builder.take())
-        self.stats.consumed += len(messages)
+                self.submit()
+        self.stats.read(len(messages))
+        if self.metrics is not None:
+            self.metrics.polled(self.per_partition(messages))
+
+    def per_partition(self, messages: list[Message]) -> dict[tuple[str, str, int], int]:
+        """A poll's messages per (producer, topic, partition): one pass, for the metrics."""
+        counts: dict[Partition, int] = {}
+        for message in messages:
+            key = (message.topic, message.partition)
+            counts[key] = counts.get(key, 0) + 1
+        return {
+            (self.routes[topic].producer, topic, partition): count
+            for (topic, partition), count in counts.items()
+        }
 
     def idle_for(self, seconds: float) -> bool:
         """`--idle-exit`: quiet for long enough, everything settled, and the topics drained."""
         if self.limits.idle_exit is None or seconds < self.limits.idle_exit:
             return False
         if self.builder.items:
-            self.sender.submit(self.builder.take())
+            self.submit()
         if not self.sender.idle():
             return False
         try:
@@ -281,20 +312,31 @@ class Pipeline:
             log.debug("cannot tell whether the topics are drained: %s", exc)
             return False
 
-    def safe_lag(self) -> int | None:
+    def safe_lag(self) -> dict[Partition, int] | None:
+        """Per owned partition, the broker's end offset minus the committed offset."""
         try:
-            return self.source.lag()
-        except Exception:  # lag is informational; never let it stop ingestion
+            return self.source.lag(self.committed)
+        except Exception as exc:  # lag is informational; never let it stop ingestion
+            log.debug("cannot read the lag: %s", exc)
             return None
+
+    def log_stats(self) -> None:
+        lags = self.safe_lag()
+        if self.metrics is not None:
+            self.metrics.lag(lags)
+        line, fields = self.stats.interval(None if lags is None else sum(lags.values()))
+        log.info("%s", line, extra={"fields": fields})
 
     def shutdown(self) -> int:
         """Flush, settle, commit, close; exit code 0 only when nothing is left unsettled."""
         if self.builder.items:
-            self.sender.submit(self.builder.take())
+            self.submit()
         settled = self.sender.close(self.limits.shutdown_timeout)
         self.commit_settled()
         self.source.close()
-        log.info(self.stats.summary_line())
+        self.publish_sends()
+        line, fields = self.stats.summary()
+        log.info("%s", line, extra={"fields": fields})
         failure = self.fatal or self.sender.failure
         if isinstance(failure, EsbridgeError):
             log.error("%s", failure)
@@ -316,7 +358,13 @@ def dead_letter_target(config: Config) -> DeadLetterTarget:
     return DeadLetterTarget(config.deadletter.index, config.deadletter.payload_max_bytes)
 
 
-def open_pipeline(config: Config, cluster: SearchCluster, limits: RunLimits) -> Pipeline:
+def open_pipeline(
+    config: Config,
+    cluster: SearchCluster,
+    limits: RunLimits,
+    metrics: IngestMetrics | None = None,
+    counters: SendCounters | None = None,
+) -> Pipeline:
     """The pipeline over the real seams: `kafka.backend`'s consumer and the bulk sender
     writing to `cluster` (connected by the caller, who closes it)."""
     tuning = config.ingest
@@ -328,8 +376,10 @@ def open_pipeline(config: Config, cluster: SearchCluster, limits: RunLimits) -> 
         workers=tuning.max_in_flight,
         auth_failure_timeout=tuning.auth_failure_timeout,
         endpoint=cluster.where,
+        counters=counters,
     )
-    return Pipeline(config, open_source(config.kafka, tuning.batch_max_docs), sender, limits)
+    source = open_source(config.kafka, tuning.batch_max_docs)
+    return Pipeline(config, source, sender, limits, metrics=metrics)
 
 
 def format_partitions(partitions: set[Partition]) -> str:

@@ -21,7 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
@@ -52,6 +52,7 @@ from esbridge.ingest.encode import (
     restamped,
     with_collision_id,
 )
+from esbridge.ingest.stats import SendCounters
 from esbridge.utc import now_utc
 
 log = logging.getLogger("esbridge.sink")
@@ -70,6 +71,10 @@ class Batch:
 
 @dataclass
 class BatchResult:
+    """One settled batch: `indexed` and `dead_letters` count new writes only, `duplicates`
+    the replays (already stored with the same hash); `tally` the same per producer (kind
+    "indexed", "replay", "dead" with the dead letter's reason, "collision") for the metrics."""
+
     offsets: dict[tuple[str, int], int]
     indexed: int = 0
     dead_letters: int = 0
@@ -77,6 +82,11 @@ class BatchResult:
     retried: int = 0
     collisions: int = 0
     """Records whose id was taken by another record: stored under `<id>~<hash>` instead."""
+    tally: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+    def add(self, producer: str, kind: str, reason: str = "", count: int = 1) -> None:
+        key = (producer, kind, reason)
+        self.tally[key] = self.tally.get(key, 0) + count
 
 
 class Whole(Enum):
@@ -97,14 +107,34 @@ class Refused:
 def count_settled(item: BulkItem, result: BatchResult) -> None:
     if item.dead:
         result.dead_letters += 1
+        result.add(item.producer, "dead", item.reason)
     else:
         result.indexed += 1
+        result.add(item.producer, "indexed")
 
 
 def count_created(items: list[BulkItem], result: BatchResult) -> None:
-    dead = sum(item.dead for item in items)
-    result.dead_letters += dead
-    result.indexed += len(items) - dead
+    """A whole request created: one pass over the items, counting per producer and reason."""
+    tally: dict[tuple[str, str], int] = {}
+    for item in items:
+        key = (item.producer, item.reason)
+        tally[key] = tally.get(key, 0) + 1
+    for (producer, reason), count in tally.items():
+        if reason:
+            result.dead_letters += count
+            result.add(producer, "dead", reason, count)
+        else:
+            result.indexed += count
+            result.add(producer, "indexed", "", count)
+
+
+def retry_cause(answer: Refused) -> str:
+    """`unreachable`, `http_<status>` or the refusal's kind: what an operator would fix."""
+    if answer.reason.startswith("unreachable"):
+        return "unreachable"
+    if answer.reason.startswith("HTTP "):
+        return "http_" + answer.reason.split()[1]
+    return answer.kind.value
 
 
 class Sender(Protocol):
@@ -112,6 +142,7 @@ class Sender(Protocol):
 
     backlog_bytes: int
     failure: Exception | None
+    counters: SendCounters
 
     def submit(self, batch: Batch) -> None: ...
     def results(self) -> list[BatchResult]: ...
@@ -158,6 +189,7 @@ def connect_patiently(
     *,
     opener: Callable[[ElasticsearchConfig], SearchCluster] = connect,
     clock: Callable[[], float] = time.monotonic,
+    counters: SendCounters | None = None,
 ) -> SearchCluster | None:
     """The cluster, once it answers and takes esbridge's credentials; None if `stop` came first.
 
@@ -193,6 +225,9 @@ def connect_patiently(
             )
             delay = backoff.next_delay()
             delay = min(delay, max(denied_since + tuning.auth_failure_timeout - now, 0.05))
+            if counters is not None:
+                counters.retry("connect_denied")
+            unreachable_since = None  # it answers, if only to refuse
         except TlsFailureError:
             raise  # a CA or host-name mismatch does not heal by waiting
         except (ClusterUnavailableError, ServerError) as exc:
@@ -206,9 +241,9 @@ def connect_patiently(
                     "elasticsearch.hosts and that the node is up"
                 ) from None
             log.warning("cannot connect yet, will retry: %s", exc)
+            if counters is not None:
+                counters.retry("connect")
             delay = backoff.next_delay()
-        else:
-            unreachable_since = None
         if stop.wait(delay):
             return None
 
@@ -245,8 +280,10 @@ class BulkSender:
         auth_failure_timeout: float = 60.0,
         endpoint: str = "",
         clock: Callable[[], float] = time.monotonic,
+        counters: SendCounters | None = None,
     ) -> None:
         self.cluster = cluster
+        self.counters = SendCounters() if counters is None else counters
         self.target = target
         self.auth_failure_timeout = auth_failure_timeout
         self.endpoint = endpoint
@@ -400,6 +437,7 @@ class BulkSender:
                         continue
                 self.refused(answer, pending)
                 result.retried += len(pending)
+                self.counters.retry(retry_cause(answer), len(pending))
             else:
                 pending, retry = self.account(pending, answer, result)
                 if not retry:
@@ -481,6 +519,7 @@ class BulkSender:
             elif outcome in (Outcome.RETRY, Outcome.DENIED):
                 again.append(item)
                 result.retried += 1
+                self.counters.retry(f"item_{status}")
                 retry = True
                 held.append(rejection_reason(status, error))
                 if outcome is Outcome.DENIED:
@@ -489,6 +528,7 @@ class BulkSender:
                 refused_letters.append(rejection_reason(status, error))
                 again.append(item)
                 result.retried += 1
+                self.counters.retry("dead_letter_refused")
                 retry = True
             else:
                 reason = rejection_reason(status, error)
@@ -543,6 +583,7 @@ class BulkSender:
             stored = None
         if not isinstance(stored, list) or len(stored) != len(conflicts):
             result.retried += len(conflicts)
+            self.counters.retry("conflict_readback", len(conflicts))
             return [item for item, _ in conflicts], True
         again: list[BulkItem] = []
         retry = False
@@ -550,13 +591,15 @@ class BulkSender:
             if not doc.get("found"):  # gone since the 409 (deleted): send it again
                 again.append(item)
                 retry = True
+                self.counters.retry("conflict_gone")
                 continue
             digest = (doc.get("_source") or {}).get("event", {}).get("hash")
             if digest is None or digest == item.digest:  # None: stored before event.hash
                 result.duplicates += 1
-                count_settled(item, result)
+                result.add(item.producer, "replay")
             elif COLLISION_MARK not in item.doc_id:
                 result.collisions += 1
+                result.add(item.producer, "collision")
                 again.append(with_collision_id(item))
             elif not item.dead:
                 reason = f"id {item.doc_id} is taken by another record (event.hash {digest})"
@@ -569,21 +612,26 @@ class BulkSender:
                 )
                 again.append(item)
                 retry = True
+                self.counters.retry("dead_letter_collision")
         return again, retry
 
     def send(self, items: list[BulkItem]) -> list[dict[str, Any]] | Whole | Refused:
         """The bulk response's items, or an answer that holds for all of them."""
         body = b"".join(item.line for item in items)
+        started = time.perf_counter()
         try:
             answer = self.cluster.bulk(body, filter_path=BULK_FILTER)
         except ClusterUnavailableError as exc:
+            self.counters.request(time.perf_counter() - started)
             return Refused(Refusal.RETRY, f"unreachable: {exc}")
         except ClusterError as exc:
+            self.counters.request(time.perf_counter() - started)
             if exc.status is None:  # an answer that is not JSON (a proxy's page, say)
                 return Refused(Refusal.REQUEST, str(exc))
             error_type = exc.error_type or ""
             reason = f"HTTP {exc.status} {error_type}" if error_type else f"HTTP {exc.status}"
             return Refused(classify_request(exc.status, error_type), reason)
+        self.counters.request(time.perf_counter() - started)
         if not isinstance(answer, dict):
             return Refused(Refusal.RETRY, "a response without one entry per item")
         if answer.get("errors") is False:

@@ -33,6 +33,7 @@ from esbridge.cluster.errors import ClusterError
 from esbridge.cluster.search import SearchCluster
 from esbridge.config import Config
 from esbridge.config.watch import ActionConfig, RuleConfig, WatchConfig
+from esbridge.metrics.loops import WatchMetrics
 from esbridge.notify.digest import Digest, Row, build_digest
 from esbridge.notify.errors import NotifyError
 from esbridge.watch.actions import (
@@ -110,6 +111,14 @@ class CycleReport:
     actions: list[tuple[str, ActionResult]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     """(issue id, reason) of every occurrence or issue step skipped as unusable."""
+    statuses: dict[str, int] = field(default_factory=dict)
+    """Issues per status after the cycle's writes, for the metrics."""
+
+    def notified_ok(self) -> bool | None:
+        """Whether a digest went out: None when none was due (or on a dry run)."""
+        if self.digest is None or (self.error is None and not self.notified):
+            return None
+        return self.error is None
 
     def summary(self) -> str:
         """One line for the log."""
@@ -145,6 +154,7 @@ class Watcher:
         ingest_clock: Callable[[], datetime] = _wall_clock,
         dry_run: bool = False,
         since: float | None = None,
+        metrics: WatchMetrics | None = None,
     ) -> None:
         if config.watch is None:
             raise ValueError("the config has no watch: section")
@@ -155,6 +165,7 @@ class Watcher:
         self.clock = clock
         self.ingest_clock = ingest_clock
         self.dry_run = dry_run
+        self.metrics = metrics
         self.since = timedelta(seconds=self.watch.since if since is None else since)
         self.claim_timeout = timedelta(seconds=self.watch.claim_timeout)
         self.token = uuid.uuid4().hex
@@ -174,10 +185,31 @@ class Watcher:
         wait = self.watch.interval if interval is None else interval
         while not stop.is_set():
             try:
-                log.info("watch cycle: %s", self.run_cycle().summary())
+                log.info("watch cycle: %s", self.observed_cycle().summary())
             except (ClusterError, IssueConflictError) as exc:
                 log.error("watch cycle failed, retrying in %gs: %s", wait, exc)
             stop.wait(wait)
+
+    def observed_cycle(self) -> CycleReport:
+        """`run_cycle`, timed and counted in `metrics` (when given), failed or not."""
+        started = time.monotonic()
+        try:
+            report = self.run_cycle()
+        except Exception as exc:
+            if self.metrics is not None:
+                self.metrics.cycle(time.monotonic() - started, error=str(exc) or type(exc).__name__)
+            raise
+        if self.metrics is not None:
+            self.metrics.cycle(
+                time.monotonic() - started,
+                error=report.error,
+                occurrences=report.occurrences,
+                statuses=report.statuses,
+                notified=report.notified_ok(),
+                actions_run=sum(result.ran for _, result in report.actions),
+                actions_refused=sum(not result.ran for _, result in report.actions),
+            )
+        return report
 
     def run_cycle(self, now: datetime | None = None) -> CycleReport:
         """Evaluate, tick, notify: one full cycle at `now` (the clock's time by default)."""
@@ -259,6 +291,9 @@ class Watcher:
         """Claim, act, build and send one digest, and mark what was sent."""
         now = report.now
         records = self.store.search()
+        for record in records:
+            status = str(record.issue.status)
+            report.statuses[status] = report.statuses.get(status, 0) + 1
 
         def due(issue: Issue) -> bool:
             policy = self.policies.get(issue.rule)

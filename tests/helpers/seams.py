@@ -8,7 +8,7 @@ against the real Kafka and Elasticsearch in tests/integration/.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,8 @@ import orjson
 from esbridge.cluster.errors import ClusterError, from_answer
 from esbridge.ingest.kafka.base import Partition, PartitionsCallback
 from esbridge.ingest.message import Message
-from esbridge.ingest.sender import Batch, BatchResult
+from esbridge.ingest.sender import Batch, BatchResult, count_created
+from esbridge.ingest.stats import SendCounters
 
 
 @dataclass
@@ -50,6 +51,8 @@ class FakeSource:
     """Topic ids `topic_ids` reports; a topic missing here has none (Kafka before 2.8)."""
     id_lookups: list[set[str]] = field(default_factory=list)
     ids_error: Exception | None = None
+    handed_out: dict[Partition, int] = field(default_factory=dict)
+    """Per partition, the offset after the last message polled."""
 
     def subscribe(
         self, topics: list[str], on_revoked: PartitionsCallback, on_assigned: PartitionsCallback
@@ -64,6 +67,9 @@ class FakeSource:
         if self.paused:
             return []
         taken, self.backlog = self.backlog[:max_records], self.backlog[max_records:]
+        for message in taken:
+            key = (message.topic, message.partition)
+            self.handed_out[key] = max(self.handed_out.get(key, 0), message.offset + 1)
         return taken
 
     def commit(self, offsets: dict[Partition, int], *, blocking: bool = True) -> None:
@@ -79,8 +85,20 @@ class FakeSource:
     def drained(self) -> bool:
         return not self.backlog
 
-    def lag(self) -> int | None:
-        return len(self.backlog)
+    def lag(self, committed: Mapping[Partition, int]) -> dict[Partition, int]:
+        """End offsets (of what was handed out or waits) minus `committed`, or else the last
+        offsets the fake saw committed."""
+        ends: dict[Partition, int] = dict(self.handed_out)
+        for message in self.backlog:
+            key = (message.topic, message.partition)
+            ends[key] = max(ends.get(key, 0), message.offset + 1)
+        stored = self.committed()
+        return {
+            partition: max(
+                0, ends.get(partition, 0) - committed.get(partition, stored.get(partition, 0))
+            )
+            for partition in self.partitions
+        }
 
     def close(self) -> None:
         self.closed = True
@@ -110,6 +128,7 @@ class FakeSender:
     backlog_bytes: int = 0
     failure: Exception | None = None
     settle_on_submit: bool = False
+    counters: SendCounters = field(default_factory=SendCounters)
 
     def submit(self, batch: Batch) -> None:
         self.submitted.append(batch)
@@ -125,8 +144,9 @@ class FakeSender:
         while self.released in self.settled:
             batch = self.submitted[self.released]
             self.backlog_bytes -= batch.nbytes
-            dead = sum(item.dead for item in batch.items)
-            out.append(BatchResult(batch.offsets, len(batch.items) - dead, dead))
+            result = BatchResult(batch.offsets)
+            count_created(batch.items, result)
+            out.append(result)
             self.released += 1
         return out
 

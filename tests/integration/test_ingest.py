@@ -56,7 +56,7 @@ def test_replaying_the_same_offsets_creates_no_duplicates(site: Site, samples_di
     assert first_code == replay_code == 0
     assert first.indexed == len(lines)
     assert replay.consumed == len(lines)
-    assert replay.duplicates == len(lines)
+    assert replay.replays == len(lines)
     assert after == before  # not one document rewritten or added
     assert site.committed("billing", group=f"{site.name}-replay") == len(lines)
 
@@ -146,7 +146,7 @@ def test_a_deleted_and_re_created_topic_loses_none_of_its_new_records(site: Site
     second_code, second = site.ingest()
 
     assert first_code == second_code == 0
-    assert (first.indexed, second.indexed, second.duplicates) == (1000, 1000, 0)
+    assert (first.indexed, second.indexed, second.replays) == (1000, 1000, 0)
     docs = site.docs(index)
     assert sorted(doc["billing"]["pnfsid"] for doc in docs) == sorted(
         f"{generation}-{number:05d}" for generation in ("first", "second") for number in range(1000)

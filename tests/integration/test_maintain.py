@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from esbridge import __version__
 from esbridge.cli import main
 from esbridge.cluster.search import SearchCluster
 from esbridge.config import Config, load_config
@@ -29,6 +30,8 @@ from esbridge.setup.installer import install
 from esbridge.setup.templates import Target, bootstrap_index_name, render_resources
 from esbridge.utc import format_utc
 from tests.helpers.engines import engine_url, remove_installed
+from tests.helpers.metrics import health, sample, scrape, wait_until
+from tests.helpers.watching import free_port
 
 LONG_AGO = format_utc(datetime.now(UTC) - timedelta(days=40))
 
@@ -231,3 +234,29 @@ def test_maintain_loop_passes_until_sigterm_then_exits_0(
     assert process.returncode == 0, errors
     assert output[-1].startswith(f"{cluster.flavour.label}: rolled over 0 of 3 write aliases")
     assert rest == ""
+
+
+def test_maintain_loop_serves_its_passes_as_metrics(cluster: SearchCluster, site: Site) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "esbridge", "maintain", "-c", str(site.path), "--loop", "1h",
+               "--metrics-port", str(port)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        found = wait_until(
+            lambda: scrape(port),
+            lambda s: sample(s, "esbridge_maintain_passes_total", outcome="ok") == 1,
+        )
+        state = health(port)
+        process.send_signal(signal.SIGTERM)
+        _, errors = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    assert sample(found, "esbridge_maintain_passes_total", outcome="ok") == 1, errors
+    assert sample(found, "esbridge_maintain_pass_seconds_count") == 1
+    assert sample(found, "esbridge_maintain_rollovers_total") == 0  # nothing is due yet
+    assert sample(found, "esbridge_maintain_last_success_timestamp_seconds") > 0
+    assert sample(found, "esbridge_up", daemon="maintain", version=__version__) == 1
+    assert state == (200, "ok\n")
+    assert process.returncode == 0, errors

@@ -21,6 +21,7 @@ from esbridge.config import (
     ProducerConfig,
     load_config,
 )
+from esbridge.config.metrics import MetricsConfig
 from esbridge.config.notify import NotificationsConfig, SmtpConfig, WebhookConfig
 from esbridge.config.poll import PollConfig
 from esbridge.config.watch import WatchConfig
@@ -482,6 +483,7 @@ SECTIONS: dict[tuple[str | int, ...], type[BaseModel]] = {
     ("notifications", "smtp"): SmtpConfig,
     ("notifications", "webhook"): WebhookConfig,
     ("poll",): PollConfig,
+    ("metrics",): MetricsConfig,
 }
 LEAVES = [
     (*section, name)
@@ -506,6 +508,7 @@ def test_no_key_ever_echoes_its_value_in_errors(
     data["watch"] = {}
     data["notifications"] = {"smtp": {}, "webhook": {}}
     data["poll"] = {}
+    data["metrics"] = {}
     data["ingest"] = {"batch_max_docs": "many"}  # an error even where the secret is valid
     parent = data
     for part in leaf[:-1]:

@@ -7,7 +7,7 @@ and lifecycle rules can be tested with a small fake and proven end to end with t
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from esbridge.ingest.message import Message
@@ -27,7 +27,12 @@ class Source(Protocol):
     def pause(self) -> None: ...
     def resume(self) -> None: ...
     def drained(self) -> bool: ...
-    def lag(self) -> int | None: ...
+    def lag(self, committed: Mapping[Partition, int]) -> dict[Partition, int]:
+        """Per assigned partition, the broker's end offset minus the committed offset: the
+        messages not yet safely in the search engine. `committed` holds what this member
+        committed; for other partitions the group's committed offset is asked for."""
+        ...
+
     def close(self) -> None: ...
     def topic_ids(self, topics: set[str]) -> dict[str, str]:
         """Each topic's Kafka topic id (`topic_id_text`) where the cluster has one (Kafka 2.8+).

@@ -8,6 +8,7 @@ there may block.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -169,8 +170,22 @@ class ConfluentSource:
             return False
         return all(position >= end for position, end in self.positions())
 
-    def lag(self) -> int | None:
-        return sum(max(0, end - position) for position, end in self.positions())
+    def lag(self, committed: Mapping[Partition, int]) -> dict[Partition, int]:
+        assignment = self.consumer.assignment()
+        missing = [tp for tp in assignment if (tp.topic, tp.partition) not in committed]
+        stored = {
+            (tp.topic, tp.partition): tp.offset
+            for tp in (self.consumer.committed(missing, timeout=5) if missing else [])
+        }
+        out = {}
+        for tp in assignment:
+            key = (tp.topic, tp.partition)
+            low, high = self.consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+            done = committed.get(key, stored.get(key, OFFSET_INVALID))
+            if done < 0:  # nothing committed yet: the group starts where auto_offset_reset says
+                done = high if self.config.auto_offset_reset == "latest" else low
+            out[key] = max(0, high - done)
+        return out
 
     def close(self) -> None:
         self.consumer.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections.abc import Mapping
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
@@ -114,6 +115,8 @@ class KafkaSource:
             raise self.watch.give_up(str(exc)) from None
         self.watch.contact()
         self.paused = False
+        self.stored: dict[Any, int | None] = {}
+        self.stored_for: frozenset[Any] = frozenset()
 
     def subscribe(
         self, topics: list[str], on_revoked: PartitionsCallback, on_assigned: PartitionsCallback
@@ -170,15 +173,31 @@ class KafkaSource:
         ends = self.consumer.end_offsets(list(assignment))
         return all(self.consumer.position(tp) >= ends[tp] for tp in assignment)
 
-    def lag(self) -> int | None:
-        """Messages behind the end of the assigned partitions, as last seen by fetches."""
-        total = 0
-        for tp in self.consumer.assignment():
-            end = self.consumer.highwater(tp)
-            if end is None:
-                return None
-            total += max(0, end - self.consumer.position(tp, timeout_ms=1000))
-        return total
+    def lag(self, committed: Mapping[Partition, int]) -> dict[Partition, int]:
+        assignment = list(self.consumer.assignment())
+        if not assignment:
+            return {}
+        ends = self.consumer.end_offsets(assignment)
+        owned = frozenset(assignment)
+        if owned != self.stored_for:  # a rebalance: what the group committed may have moved
+            self.stored, self.stored_for = {}, owned
+        out = {}
+        for tp in assignment:
+            key = (tp.topic, tp.partition)
+            done = committed.get(key)
+            if done is None:
+                # Asked once per assignment: while this member owns the partition, only this
+                # member commits it, and then `committed` has it.
+                if tp not in self.stored:
+                    self.stored[tp] = self.consumer.committed(tp)
+                done = self.stored[tp]
+            if done is None:  # nothing committed yet: the group starts where auto_offset_reset says
+                if self.consumer.config["auto_offset_reset"] == "latest":
+                    done = ends[tp]
+                else:
+                    done = self.consumer.beginning_offsets([tp])[tp]
+            out[key] = max(0, ends[tp] - done)
+        return out
 
     def close(self) -> None:
         logging.getLogger("kafka").removeHandler(self.errors)
