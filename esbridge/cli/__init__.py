@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from esbridge import __version__
+from esbridge.cli.archive import archive
 from esbridge.cli.ingest import ingest
 from esbridge.cli.issues import issues
 from esbridge.cli.kibana import kibana
@@ -78,3 +79,4 @@ main.add_command(watch)
 main.add_command(issues)
 main.add_command(kibana)
 main.add_command(logstash)
+main.add_command(archive)

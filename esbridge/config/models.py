@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from esbridge.config.archive import ArchiveConfig
 from esbridge.config.base import Loc, LocatedError, ReadableFile, Section, http_url, non_empty
 from esbridge.config.notify import NotificationsConfig
 from esbridge.config.units import Bytes, Seconds
@@ -252,6 +253,7 @@ class Config(_Section):
     ingest: IngestConfig = IngestConfig()
     notifications: NotificationsConfig | None = None
     watch: WatchConfig | None = None
+    archive: ArchiveConfig | None = None
 
     @model_validator(mode="after")
     def _check_watch(self) -> Self:
