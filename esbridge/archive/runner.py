@@ -121,6 +121,7 @@ class Archiver:
         self.to_commit: dict[Partition, int] = {}
         self.stats = ArchiveStats()
         self.publications = 0
+        self.last_message = self.last_stats = clock()
         self.stop = threading.Event()
         self.fatal: EsbridgeError | None = None
         self.source = source
@@ -165,30 +166,36 @@ class Archiver:
             self.root,
             self.settings.format,
         )
-        last_message = last_stats = self.clock()
-        while not self.stop.is_set():
-            self.commit()
-            try:
-                messages = self.source.poll(POLL_SLICE, MAX_POLL_RECORDS)
-            except KafkaUnavailableError as exc:
-                self.fatal = self.fatal or exc
-                break
-            if self.fatal is not None:
-                break
-            if messages:
-                last_message = self.clock()
-                for message in messages:
-                    self.add(message)
-            now = self.clock()
-            for partition in [p for p, b in self.buffers.items() if self.policy.due(b, now)]:
-                self.flush(partition)
-            if now - last_stats >= self.settings.stats_interval:
-                last_stats = now
-                log.info(self.stats.line(self.buffered()))
-            if self.idle(now - last_message):
-                log.info("no new messages for %.0fs and all archived: exiting", now - last_message)
-                break
+        self.last_message = self.last_stats = self.clock()
+        while not self.stop.is_set() and self.step():
+            pass
         return self.shutdown()
+
+    def step(self) -> bool:
+        """One poll and what follows from it; False when the run is to end."""
+        self.commit()
+        try:
+            messages = self.source.poll(POLL_SLICE, MAX_POLL_RECORDS)
+        except KafkaUnavailableError as exc:
+            self.fatal = self.fatal or exc
+            return False
+        if self.fatal is not None:
+            return False
+        now = self.clock()
+        if messages:
+            self.last_message = now
+            for message in messages:
+                self.add(message)
+        for partition in [p for p, b in self.buffers.items() if self.policy.due(b, now)]:
+            self.flush(partition)
+        if now - self.last_stats >= self.settings.stats_interval:
+            self.last_stats = now
+            log.info(self.stats.line(self.buffered()))
+        quiet = now - self.last_message
+        if self.idle(quiet):
+            log.info("no new messages for %.0fs and all archived: exiting", quiet)
+            return False
+        return True
 
     def add(self, message: Message) -> None:
         partition = (message.topic, message.partition)

@@ -50,6 +50,7 @@ class FakeSource:
     """Topic ids `topic_ids` reports; a topic missing here has none (Kafka before 2.8)."""
     id_lookups: list[set[str]] = field(default_factory=list)
     ids_error: Exception | None = None
+    seeks: list[dict[Partition, int]] = field(default_factory=list)
 
     def subscribe(
         self, topics: list[str], on_revoked: PartitionsCallback, on_assigned: PartitionsCallback
@@ -72,6 +73,15 @@ class FakeSource:
     def pause(self) -> None:
         self.paused = True
         self.pauses += 1
+
+    def seek(self, offsets: dict[Partition, int]) -> None:
+        """Records the seek and drops what lies before it, as a broker would not send it."""
+        self.seeks.append(dict(offsets))
+        self.backlog = [
+            m
+            for m in self.backlog
+            if m.offset >= offsets.get((m.topic, m.partition), m.offset)
+        ]
 
     def resume(self) -> None:
         self.paused = False
