@@ -78,9 +78,7 @@ class FakeSource:
         """Records the seek and drops what lies before it, as a broker would not send it."""
         self.seeks.append(dict(offsets))
         self.backlog = [
-            m
-            for m in self.backlog
-            if m.offset >= offsets.get((m.topic, m.partition), m.offset)
+            m for m in self.backlog if m.offset >= offsets.get((m.topic, m.partition), m.offset)
         ]
 
     def resume(self) -> None:

@@ -64,10 +64,11 @@ def test_an_interrupted_publication_is_completed_from_its_log(tmp_path: Path) ->
 def test_publish_puts_every_file_of_a_partition_in_place_and_leaves_no_log(
     tmp_path: Path,
 ) -> None:
-    moves = [
-        Move(temp(tmp_path, "logs", 2), PurePosixPath("logs/year=2026/month=12/day=01/logs+2+0+5.parquet")),
-        Move(temp(tmp_path, "logs", 2), PurePosixPath("logs/year=2026/month=11/day=30/logs+2+1+4.parquet")),
-    ]  # fmt: skip
+    finals = [
+        "logs/year=2026/month=12/day=01/logs+2+0+5.parquet",
+        "logs/year=2026/month=11/day=30/logs+2+1+4.parquet",
+    ]
+    moves = [Move(temp(tmp_path, "logs", 2), PurePosixPath(final)) for final in finals]
     publish(tmp_path, "logs", 2, moves)
     assert all((tmp_path / m.final).exists() for m in moves)
     assert list((tmp_path / TMP_DIR).iterdir()) == []

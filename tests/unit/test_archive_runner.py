@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from esbridge.archive.layout import TMP_DIR
-from esbridge.archive.runner import Archiver, ArchiveLimits
+from esbridge.archive.runner import ArchiveLimits, Archiver
 from esbridge.config import Config, load_config
 from esbridge.ingest.message import Message
 from tests.helpers.configs import MINIMAL
