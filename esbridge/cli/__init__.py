@@ -11,6 +11,7 @@ from esbridge.cli.issues import issues
 from esbridge.cli.kibana import kibana
 from esbridge.cli.logstash import logstash
 from esbridge.cli.maintain import maintain_command
+from esbridge.cli.replay import replay
 from esbridge.cli.setup import setup
 from esbridge.cli.simulate import simulate
 from esbridge.cli.stack import stack
@@ -80,3 +81,4 @@ main.add_command(issues)
 main.add_command(kibana)
 main.add_command(logstash)
 main.add_command(archive)
+main.add_command(replay)

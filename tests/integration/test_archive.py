@@ -173,3 +173,52 @@ def test_unparsable_records_are_archived_raw_with_their_reason(
     )
     (topic_id,) = {r["kafka.topic_id"] for r in rows}
     assert topic_id[:8] == site.id_prefix("billing")
+
+
+def replay_process(site: Site, root: Path, index: str) -> subprocess.CompletedProcess[bytes]:
+    command = [
+        sys.executable, "-m", "esbridge", "replay", "--from-archive", str(root),
+        "--producer", "billing", "--since", "2026-11-01", "--until", "2026-12-31",
+        "-c", str(site.config_path), "--index", index,
+    ]  # fmt: skip
+    return subprocess.run(command, capture_output=True, timeout=300, check=False)
+
+
+def test_replay_from_the_archive_gives_the_ids_and_dead_letters_ingest_gives(
+    archived_site: Site, tmp_path: Path
+) -> None:
+    site, root = archived_site, tmp_path / "archive"
+    create_topics(site.kafka_bootstrap, [site.topic("billing")], 2)
+    good = list(generate("billing", 400, seed=5, start=datetime(2026, 11, 29, 23, tzinfo=UTC)))
+    producer = KafkaProducer(bootstrap_servers=site.kafka_bootstrap, acks="all")
+    for i, value in enumerate([*good, *BAD]):
+        producer.send(site.topic("billing"), value, partition=i % 2)
+    producer.flush()
+    producer.close()
+    run = archive_process(site, "--idle-exit", "3")
+    _, errors = run.communicate(timeout=120)
+    assert run.returncode == 0, errors.decode()[-2000:]
+
+    replayed = f"{site.name}-replayed"
+    done = replay_process(site, root, replayed)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert b"records/s, ETA" in done.stderr
+    assert f"indexed={len(good)} dead_letters={len(BAD)}".encode() in done.stderr
+
+    prefix = site.id_prefix("billing")
+    replay_ids = {doc["_id"] for doc in site.docs(replayed)}
+    letters = site.docs(site.deadletter)
+    assert len(letters) == len(BAD)
+    assert all(doc["_id"].startswith(f"{prefix}-") for doc in letters)
+
+    code, stats = site.ingest()  # ingest's own group reads the same topic
+    assert code == 0
+    assert {doc["_id"] for doc in site.docs(site.index("billing"))} == replay_ids
+    assert len(replay_ids) == len(good)
+    assert stats.dead_letters == len(BAD)
+    assert site.count(site.deadletter) == len(BAD)  # the same ids: ingest's were replays
+
+    again = replay_process(site, root, replayed)
+    assert again.returncode == 0
+    assert f"duplicates={len(good) + len(BAD)} collisions=0".encode() in again.stderr
+    assert site.count(replayed) == len(good)
