@@ -30,6 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "logstash": {"config", "transforms", "errors", "resources"},
     "stack": {"errors", "resources"},
     "simulate": {"config", "errors", "utc", "ingest"},
+    "archive": {"config", "transforms", "ingest", "setup", "errors", "utc"},
     "cli": {"*"},
     "__main__": {"cli"},
 }

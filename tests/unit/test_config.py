@@ -21,6 +21,7 @@ from esbridge.config import (
     ProducerConfig,
     load_config,
 )
+from esbridge.config.archive import ArchiveConfig
 from esbridge.config.notify import NotificationsConfig, SmtpConfig, WebhookConfig
 from esbridge.config.watch import WatchConfig
 from tests.helpers.configs import MINIMAL
@@ -480,6 +481,7 @@ SECTIONS: dict[tuple[str | int, ...], type[BaseModel]] = {
     ("notifications",): NotificationsConfig,
     ("notifications", "smtp"): SmtpConfig,
     ("notifications", "webhook"): WebhookConfig,
+    ("archive",): ArchiveConfig,
 }
 LEAVES = [
     (*section, name)
@@ -503,6 +505,7 @@ def test_no_key_ever_echoes_its_value_in_errors(
     data["deadletter"] = {}
     data["watch"] = {}
     data["notifications"] = {"smtp": {}, "webhook": {}}
+    data["archive"] = {}
     data["ingest"] = {"batch_max_docs": "many"}  # an error even where the secret is valid
     parent = data
     for part in leaf[:-1]:
