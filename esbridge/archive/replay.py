@@ -9,7 +9,6 @@ stores nothing twice.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import logging
 import os
@@ -25,6 +24,7 @@ import pyarrow.parquet as pq
 
 from esbridge.archive.layout import parse_day_dir, parse_file_name
 from esbridge.archive.runner import id_prefix
+from esbridge.archive.schema import json_bytes
 from esbridge.config import Config, ProducerConfig
 from esbridge.ingest.encode import DeadLetterTarget, Route, to_item
 from esbridge.ingest.message import Message
@@ -81,7 +81,7 @@ def read_messages(path: Path) -> Iterator[tuple[Message, str | None]]:
     with gzip.open(path) as lines:
         for line in lines:
             row = orjson.loads(line)
-            raw = base64.b64decode(row.get("raw", ""))
+            raw = json_bytes(row, "raw") or b""
             message = Message(row["kafka.topic"], row["kafka.partition"], row["kafka.offset"], raw)
             yield message, row.get("kafka.topic_id")
 

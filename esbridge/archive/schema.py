@@ -277,10 +277,30 @@ def event_time(document: Mapping[str, Any] | None) -> datetime | None:
         return None
 
 
-def json_value(value: Any) -> Any:
-    """A cell as JSON lines store it: bytes as base64, instants as ISO-8601 UTC text."""
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return value
+def json_cells(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row as JSON lines store it: nulls left out, instants as ISO-8601 UTC text, bytes as
+    text when they are UTF-8 (the common case, which gzip compresses well), else base64 under
+    `<column>.base64`."""
+    cells: dict[str, Any] = {}
+    for name, value in row.items():
+        if value is None:
+            continue
+        if isinstance(value, bytes):
+            try:
+                cells[name] = value.decode("utf-8")
+            except UnicodeDecodeError:
+                cells[f"{name}.base64"] = base64.b64encode(value).decode("ascii")
+        elif isinstance(value, datetime):
+            cells[name] = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        else:
+            cells[name] = value
+    return cells
+
+
+def json_bytes(cells: Mapping[str, Any], name: str) -> bytes | None:
+    """A binary column back from `json_cells`' form."""
+    if name in cells:
+        return str(cells[name]).encode("utf-8")
+    if f"{name}.base64" in cells:
+        return base64.b64decode(cells[f"{name}.base64"])
+    return None

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from esbridge.archive.layout import TMP_DIR, temp_name, wal_name
-from esbridge.archive.schema import json_value
+from esbridge.archive.schema import json_cells
 from esbridge.config.archive import ArchiveFormat
 
 PARQUET_COMPRESSION = "zstd"
@@ -68,8 +68,7 @@ def encode_rows(
     def write_jsonl(handle: IO[bytes]) -> None:
         with gzip.GzipFile(fileobj=handle, mode="wb", mtime=0) as gz:
             for row in rows:
-                cells = {k: json_value(v) for k, v in row.items() if v is not None}
-                gz.write(orjson.dumps(cells) + b"\n")
+                gz.write(orjson.dumps(json_cells(row)) + b"\n")
 
     return write_jsonl
 
