@@ -324,6 +324,13 @@ class Archiver:
 def open_archiver(config: Config, limits: ArchiveLimits) -> Archiver:
     """The archiver over the real Kafka consumer, in the archive's own consumer group."""
     settings = archive_section(config)
+    root = Path(settings.root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EsbridgeError(f"archive.root {root}: cannot create it ({exc.strerror})") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise EsbridgeError(f"archive.root {root}: not writable by this user")
     kafka = config.kafka.model_copy(update={"group_id": settings.group_id})
     return Archiver(config, open_source(kafka, MAX_POLL_RECORDS), limits)
 
