@@ -25,7 +25,7 @@ from tests.helpers.archives import (
     offsets_by_partition,
     read_rows,
 )
-from tests.helpers.sites import Site, make_site, remove_site
+from tests.helpers.sites import PARSERS, Site, make_site, remove_site
 
 PARTITIONS = 3
 KINDS = ("billing", "poolinfo", "logs")
@@ -222,3 +222,32 @@ def test_replay_from_the_archive_gives_the_ids_and_dead_letters_ingest_gives(
     assert again.returncode == 0
     assert f"duplicates={len(good) + len(BAD)} collisions=0".encode() in again.stderr
     assert site.count(replayed) == len(good)
+
+
+def test_sigterm_writes_what_is_buffered_commits_and_exits_0(
+    tmp_path: Path, kafka_bootstrap: str, es_url: str
+) -> None:
+    section = (
+        archive_section(tmp_path / "archive", "{site}")
+        .replace("roll_interval: 300ms", "roll_interval: 1h")
+        .replace("roll_size: 16kb", "roll_size: 1gb")
+    )  # nothing is written before the SIGTERM
+    site = make_site(tmp_path, kafka_bootstrap, es_url, section)
+    try:
+        root = tmp_path / "archive"
+        # every topic made first: one appearing later would rebalance the group, and a
+        # revoked partition's buffer is dropped (to be read again), not written
+        create_topics(site.kafka_bootstrap, [site.topic(p) for p in PARSERS], 1)
+        site.produce("billing", list(generate("billing", 50, seed=9)))
+        run = archive_process(site)
+        assert run.stderr is not None
+        for line in run.stderr:  # the stats line every 2 s: all read, nothing written
+            if b"archive stats: consumed=50 archived=0 " in line:
+                break
+        run.send_signal(signal.SIGTERM)
+        _, errors = run.communicate(timeout=60)
+        assert run.returncode == 0, errors.decode()[-2000:]
+        assert offsets_by_partition(root) == {(site.topic("billing"), 0): list(range(50))}
+        assert committed(site) == {(site.topic("billing"), 0): 50}
+    finally:
+        remove_site(site)
