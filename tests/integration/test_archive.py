@@ -251,3 +251,34 @@ def test_sigterm_writes_what_is_buffered_commits_and_exits_0(
         assert committed(site) == {(site.topic("billing"), 0): 50}
     finally:
         remove_site(site)
+
+
+@pytest.mark.parametrize("backend", ["confluent", "kafka-python"])
+def test_a_restart_after_rename_seeks_past_the_files_instead_of_rereading(
+    archived_site: Site, tmp_path: Path, backend: str
+) -> None:
+    """The group is behind the files after the crash; the next run must start where the files
+    end (a seek on assignment), not re-read and skip what the files already hold."""
+    site, root = archived_site, tmp_path / "archive"
+    use_backend(site, backend)
+    create_topics(site.kafka_bootstrap, [site.topic(p) for p in PARSERS], 1)
+    site.produce("billing", list(generate("billing", 200, seed=11)))
+    crashed = archive_process(site, "--crash-after-rename", "1")
+    assert crashed.wait(timeout=120) == -signal.SIGKILL
+    assert committed(site).get((site.topic("billing"), 0), 0) == 0
+    (first,) = offsets_by_partition(root).values()
+
+    rerun = archive_process(site, "--idle-exit", "3")
+    _, errors = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, errors.decode()[-2000:]
+    assert (
+        f"resuming from the archive's files: {site.topic('billing')}[0]@{max(first) + 1}".encode()
+        in errors
+    )
+    assert b" skipped=0 " in errors.splitlines()[-1]
+    assert_exactly_once_for(site, root, "billing")
+
+
+def assert_exactly_once_for(site: Site, root: Path, kind: str) -> None:
+    (offsets,) = offsets_by_partition(root).values()
+    assert sorted(offsets) == list(range(end_offsets(site.kafka_bootstrap, site.topic(kind))[0]))
