@@ -220,7 +220,10 @@ def as_text(value: Any) -> str | None:
     """A string as it is, anything else as its JSON text."""
     if value is None or isinstance(value, str):
         return value
-    return orjson.dumps(value, default=str).decode()
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: never stall on a record
+        return str(value)
 
 
 def convert(kind: str, value: Any, is_list: bool) -> Any:

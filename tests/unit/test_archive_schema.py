@@ -95,6 +95,13 @@ def test_a_value_that_does_not_fit_its_column_is_left_null(config: Config) -> No
     assert row.values["billing.file_size"] is None
 
 
+def test_a_value_json_cannot_hold_is_kept_as_its_text(config: Config) -> None:
+    row = schema_of(config, "billing").row(
+        Message("billing", 0, 1, b"{}"), None, {"huge": 2**70}, None, None
+    )
+    assert row.values["huge"] == str(2**70)
+
+
 def test_an_unparsed_record_keeps_its_bytes_and_its_reason(config: Config) -> None:
     row = schema_of(config, "billing").row(
         Message("billing", 1, 9, b"\xff{"), None, None, ("not_utf8", "not UTF-8 at byte 0"), None
