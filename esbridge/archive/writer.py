@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from esbridge.archive.layout import TMP_DIR, temp_name, wal_name
-from esbridge.archive.schema import json_cells
+from esbridge.archive.schema import BASE_NAMES, json_cells
 from esbridge.config.archive import ArchiveFormat
 
 PARQUET_COMPRESSION = "zstd"
@@ -61,7 +61,7 @@ def encode_rows(
 ) -> Callable[[IO[bytes]], None]:
     """What writes `rows` to an open file in `fmt`."""
     if fmt == "parquet":
-        table = pa.Table.from_pylist(list(rows), schema=schema)
+        table = arrow_table(schema, rows)
 
         def write_parquet(handle: IO[bytes]) -> None:
             pq.write_table(
@@ -79,6 +79,29 @@ def encode_rows(
                 gz.write(orjson.dumps(json_cells(row)) + b"\n")
 
     return write_jsonl
+
+
+ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError)
+
+
+def arrow_table(schema: pa.Schema, rows: Sequence[dict[str, object]]) -> pa.Table:
+    """The rows as a table; a row whose values the schema cannot hold keeps only its base
+    columns and says why, as ingest dead-letters a document it cannot serialise."""
+    try:
+        return pa.Table.from_pylist(list(rows), schema=schema)
+    except ARROW_ERRORS:
+        return pa.Table.from_pylist([storable(schema, row) for row in rows], schema=schema)
+
+
+def storable(schema: pa.Schema, row: dict[str, object]) -> dict[str, object]:
+    try:
+        pa.Table.from_pylist([row], schema=schema)
+    except ARROW_ERRORS as exc:
+        kept = {name: row.get(name) for name in BASE_NAMES}
+        kept["error.type"] = "parse_error"
+        kept["error.message"] = f"not storable in the archive's schema: {exc}"
+        return kept
+    return row
 
 
 def write_temp(

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from esbridge.archive.schema import LIST_FIELDS, ProducerSchema, flatten
+from esbridge.archive.writer import arrow_table
 from esbridge.config import Config, load_config
 from esbridge.ingest.message import Message
 from esbridge.simulate.streams import generate
@@ -100,6 +101,19 @@ def test_a_value_json_cannot_hold_is_kept_as_its_text(config: Config) -> None:
         Message("billing", 0, 1, b"{}"), None, {"huge": 2**70}, None, None
     )
     assert row.values["huge"] == str(2**70)
+
+
+def test_a_row_the_schema_cannot_hold_keeps_its_bytes_and_says_why(config: Config) -> None:
+    schema = schema_of(config, "billing")
+    good = schema.row(Message("billing", 0, 1, b"{}"), None, {"producer": "b"}, None, None)
+    bad = schema.row(Message("billing", 0, 2, b"{}"), None, {}, None, None)
+    bad.values["billing.transfer_size"] = "not a number"  # what convert() would never give
+    table = arrow_table(schema.arrow(), [good.values, bad.values])
+    rows = table.to_pylist()
+    assert rows[0]["producer"] == "b"
+    assert rows[0]["error.type"] is None
+    assert rows[1]["error.type"] == "parse_error"
+    assert rows[1]["raw"] == b"{}"
 
 
 def test_an_unparsed_record_keeps_its_bytes_and_its_reason(config: Config) -> None:
