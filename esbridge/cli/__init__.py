@@ -6,6 +6,7 @@ import click
 
 from esbridge import __version__
 from esbridge.cli.analyze import analyze
+from esbridge.cli.archive import archive
 from esbridge.cli.check import check
 from esbridge.cli.ingest import ingest
 from esbridge.cli.issues import issues
@@ -15,6 +16,7 @@ from esbridge.cli.logstash import logstash
 from esbridge.cli.maintain import maintain_command
 from esbridge.cli.poll import poll
 from esbridge.cli.react import react
+from esbridge.cli.replay import replay
 from esbridge.cli.setup import setup
 from esbridge.cli.simulate import simulate
 from esbridge.cli.stack import stack
@@ -90,3 +92,5 @@ main.add_command(check)
 main.add_command(react)
 main.add_command(poll)
 main.add_command(analyze)
+main.add_command(archive)
+main.add_command(replay)

@@ -3,4 +3,4 @@
 
 from __future__ import annotations
 
-DAEMONS: tuple[str, ...] = ("ingest", "watch", "maintain", "react", "poll")
+DAEMONS: tuple[str, ...] = ("ingest", "watch", "maintain", "react", "poll", "archive")

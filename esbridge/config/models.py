@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from esbridge.config.archive import ArchiveConfig
 from esbridge.config.base import (
     Loc,
     LocatedError,
@@ -260,6 +261,7 @@ class Config(_Section):
     reactors: tuple[ReactorConfig, ...] = ()
     poll: PollConfig | None = None
     metrics: MetricsConfig = MetricsConfig()
+    archive: ArchiveConfig | None = None
 
     @model_validator(mode="after")
     def _check_watch(self) -> Self:

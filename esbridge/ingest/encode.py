@@ -37,6 +37,8 @@ class Route:
     """Starts every id of the topic: its Kafka topic id, shortened, so a re-created topic or
     another cluster's topic of the same name never reuses an id; the topic name when the
     cluster reports no topic id."""
+    require_alias: bool = True
+    """Whether `index` must be a write alias (always for ingest; see `action_line`)."""
 
 
 @dataclass(frozen=True)
@@ -158,14 +160,16 @@ def document(message: Message, route: Route, ingested: str, digest: str) -> dict
     return doc
 
 
-def action_line(index: str, doc_id: str | None) -> bytes:
+def action_line(index: str, doc_id: str | None, require_alias: bool = True) -> bytes:
     """`require_alias`: a missing write alias is refused (404, retried) instead of silently
-    auto-creating a concrete index without esbridge's mappings."""
+    auto-creating a concrete index without esbridge's mappings. `replay` into a concrete index
+    of the user's choice goes without it."""
+    alias = b',"require_alias":true' if require_alias else b""
     if doc_id is None:
-        return b'{"index":{"_index":"' + index.encode() + b'","require_alias":true}}\n'
+        return b'{"index":{"_index":"' + index.encode() + b'"' + alias + b"}}\n"
     return (
         b'{"create":{"_index":"' + index.encode() + b'","_id":"' + doc_id.encode()
-        + b'","require_alias":true}}\n'
+        + b'"' + alias + b"}}\n"
     )  # fmt: skip
 
 
@@ -180,7 +184,8 @@ def to_item(message: Message, route: Route, target: DeadLetterTarget, ingested: 
     except (orjson.JSONEncodeError, TypeError) as exc:
         error_type, reason = "parse_error", f"not serialisable: {exc}"
     else:
-        action = action_line(route.index, doc_id if route.deterministic_ids else None)
+        doc_id_or_none = doc_id if route.deterministic_ids else None
+        action = action_line(route.index, doc_id_or_none, route.require_alias)
         line = action + source + b"\n"
         return BulkItem(message, route.producer, line, False, doc_id, digest, ingested)
     return dead_item(message, route.producer, error_type, reason, target, doc_id, digest)

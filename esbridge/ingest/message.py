@@ -11,3 +11,6 @@ class Message:
     partition: int
     offset: int
     value: bytes | None
+    timestamp: int | None = None
+    """The record's Kafka timestamp in epoch milliseconds, when the client reports one."""
+    key: bytes | None = None

@@ -53,6 +53,7 @@ class FakeSource:
     ids_error: Exception | None = None
     handed_out: dict[Partition, int] = field(default_factory=dict)
     """Per partition, the offset after the last message polled."""
+    seeks: list[dict[Partition, int]] = field(default_factory=list)
 
     def subscribe(
         self, topics: list[str], on_revoked: PartitionsCallback, on_assigned: PartitionsCallback
@@ -78,6 +79,13 @@ class FakeSource:
     def pause(self) -> None:
         self.paused = True
         self.pauses += 1
+
+    def seek(self, offsets: dict[Partition, int]) -> None:
+        """Records the seek and drops what lies before it, as a broker would not send it."""
+        self.seeks.append(dict(offsets))
+        self.backlog = [
+            m for m in self.backlog if m.offset >= offsets.get((m.topic, m.partition), m.offset)
+        ]
 
     def resume(self) -> None:
         self.paused = False

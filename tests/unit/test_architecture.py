@@ -34,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "poll": {"config", "ingest", "errors", "utc"},
     "analyze": {"errors", "utc"},
     "metrics": {"config", "errors", "utc", "argv", "resources"},
+    "archive": {"config", "transforms", "ingest", "setup", "errors", "utc"},
     "cli": {"*"},
     "__main__": {"cli"},
     "react": {"config", "cluster", "ingest", "notify", "watch", "errors", "utc", "argv"},

@@ -35,11 +35,12 @@ def required_values(path: tuple[str, ...], tmp_path: Path) -> list[str]:
     for param in command.params:
         if not param.required or "-c" in param.opts:
             continue
-        value = (
-            param.type.choices[0]
-            if isinstance(param.type, click.Choice)
-            else str(tmp_path / "value")
-        )
+        if isinstance(param.type, click.Choice):
+            value = str(param.type.choices[0])
+        elif isinstance(param.type, click.DateTime):
+            value = "2019-06-01"
+        else:
+            value = str(tmp_path / "value")
         values += [str(value)] if isinstance(param, click.Argument) else [param.opts[0], str(value)]
     return values
 

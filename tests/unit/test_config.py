@@ -21,6 +21,7 @@ from esbridge.config import (
     ProducerConfig,
     load_config,
 )
+from esbridge.config.archive import ArchiveConfig
 from esbridge.config.metrics import MetricsConfig
 from esbridge.config.notify import NotificationsConfig, SmtpConfig, WebhookConfig
 from esbridge.config.poll import PollConfig
@@ -484,6 +485,7 @@ SECTIONS: dict[tuple[str | int, ...], type[BaseModel]] = {
     ("notifications", "webhook"): WebhookConfig,
     ("poll",): PollConfig,
     ("metrics",): MetricsConfig,
+    ("archive",): ArchiveConfig,
 }
 LEAVES = [
     (*section, name)
@@ -509,6 +511,7 @@ def test_no_key_ever_echoes_its_value_in_errors(
     data["notifications"] = {"smtp": {}, "webhook": {}}
     data["poll"] = {}
     data["metrics"] = {}
+    data["archive"] = {}
     data["ingest"] = {"batch_max_docs": "many"}  # an error even where the secret is valid
     parent = data
     for part in leaf[:-1]:

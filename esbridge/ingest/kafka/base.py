@@ -34,6 +34,11 @@ class Source(Protocol):
         ...
 
     def close(self) -> None: ...
+    def seek(self, offsets: dict[Partition, int]) -> None:
+        """Moves assigned partitions to these offsets; called from the on_assigned callback
+        (the archive resumes where its files end, whatever the group committed)."""
+        ...
+
     def topic_ids(self, topics: set[str]) -> dict[str, str]:
         """Each topic's Kafka topic id (`topic_id_text`) where the cluster has one (Kafka 2.8+).
 

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from confluent_kafka import (
     OFFSET_INVALID,
+    TIMESTAMP_NOT_AVAILABLE,
     Consumer,
     KafkaError,
     KafkaException,
@@ -94,15 +95,38 @@ class ConfluentSource:
         self.paused = False
         self.config = config
         self.admin: AdminClient | None = None
+        self.seeks: dict[Partition, int] | None = None
+        """Offsets asked for inside the on_assign callback, applied by its `assign`."""
 
     def subscribe(
         self, topics: list[str], on_revoked: PartitionsCallback, on_assigned: PartitionsCallback
     ) -> None:
+        def assigned(consumer: Consumer, tps: list[TopicPartition]) -> None:
+            self.seeks = {}
+            try:
+                on_assigned(as_partitions(tps))
+                seeks = self.seeks
+            finally:
+                self.seeks = None
+            if seeks:  # librdkafka starts where the assignment says: assign with the offsets
+                for tp in tps:
+                    tp.offset = seeks.get((tp.topic, tp.partition), tp.offset)
+                consumer.assign(tps)
+
         self.consumer.subscribe(
             topics,
-            on_assign=lambda _c, tps: on_assigned(as_partitions(tps)),
+            on_assign=assigned,
             on_revoke=lambda _c, tps: on_revoked(as_partitions(tps)),
         )
+
+    def seek(self, offsets: dict[Partition, int]) -> None:
+        """Inside the on_assign callback the partitions are not fetching yet, so a seek there
+        fails: the offsets go into the assignment instead."""
+        if self.seeks is not None:
+            self.seeks.update(offsets)
+            return
+        for (topic, partition), offset in offsets.items():
+            self.consumer.seek(TopicPartition(topic, partition, offset))
 
     def on_error(self, error: KafkaError) -> None:
         """librdkafka's client-wide errors, called inside `consume()`."""
@@ -124,7 +148,17 @@ class ConfluentSource:
             if error is None:
                 # A message without an error always has topic, partition and offset.
                 topic, partition, offset = record.topic() or "", record.partition(), record.offset()
-                messages.append(Message(topic, partition or 0, offset or 0, record.value()))
+                kind, stamp = record.timestamp()
+                messages.append(
+                    Message(
+                        topic,
+                        partition or 0,
+                        offset or 0,
+                        record.value(),
+                        stamp if kind != TIMESTAMP_NOT_AVAILABLE and stamp >= 0 else None,
+                        record.key(),
+                    )
+                )
             elif error.code() != KafkaError._PARTITION_EOF:
                 if error.fatal():
                     raise KafkaException(error)

@@ -80,6 +80,11 @@ class ClientErrors(logging.Handler):
                 return
 
 
+def known_timestamp(timestamp: int | None) -> int | None:
+    """kafka-python reports a record without a timestamp as -1."""
+    return timestamp if timestamp is not None and timestamp >= 0 else None
+
+
 def log_async_commit(offsets: Any, response: Any) -> None:
     if isinstance(response, Exception):
         log.warning("commit on revoke failed; the next owner re-reads from there: %s", response)
@@ -127,7 +132,14 @@ class KafkaSource:
         """Raises `KafkaUnavailableError` once no broker answered for `kafka.connect_timeout`."""
         batches = self.consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
         messages = [
-            Message(record.topic, record.partition, record.offset, record.value)
+            Message(
+                record.topic,
+                record.partition,
+                record.offset,
+                record.value,
+                known_timestamp(record.timestamp),
+                record.key,
+            )
             for records in batches.values()
             for record in records
         ]
@@ -154,6 +166,10 @@ class KafkaSource:
             self.watch.contact()
         else:
             self.consumer.commit_async(commits, callback=log_async_commit)
+
+    def seek(self, offsets: dict[Partition, int]) -> None:
+        for (topic, partition), offset in offsets.items():
+            self.consumer.seek(TopicPartition(topic, partition), offset)
 
     def pause(self) -> None:
         """Stops fetching while Elasticsearch pushes back; poll() still keeps the membership."""
