@@ -81,6 +81,8 @@ class ArchiveStats:
     files: int = 0
     skipped: int = 0
     """Messages below a partition's recovered offset: already in the archive."""
+    buffered: int = 0
+    """Records read and not yet in a file, as of the last step (read by /metrics)."""
 
     def line(self, buffered: int) -> str:
         return (
@@ -188,6 +190,7 @@ class Archiver:
                 self.add(message)
         for partition in [p for p, b in self.buffers.items() if self.policy.due(b, now)]:
             self.flush(partition)
+        self.stats.buffered = self.buffered()
         if now - self.last_stats >= self.settings.stats_interval:
             self.last_stats = now
             log.info(self.stats.line(self.buffered()))

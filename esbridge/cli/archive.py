@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
 
@@ -11,7 +12,13 @@ import click
 
 from esbridge.archive.runner import ArchiveLimits, open_archiver
 from esbridge.cli.logsetup import setup_logging
-from esbridge.cli.options import config_option, log_level_option, read_config
+from esbridge.cli.options import (
+    config_option,
+    log_level_option,
+    metrics_port_option,
+    read_config,
+)
+from esbridge.metrics import Health, Serving, archive_metrics
 
 
 @click.command()
@@ -27,9 +34,14 @@ from esbridge.cli.options import config_option, log_level_option, read_config
     hidden=True,
     help="Test hook: SIGKILL itself after the Nth set of files is in place, before the commit.",
 )
+@metrics_port_option
 @log_level_option
 def archive(
-    config_path: Path, idle_exit: float | None, crash_after_rename: int | None, log_level: str
+    config_path: Path,
+    idle_exit: float | None,
+    crash_after_rename: int | None,
+    metrics_port: int | None,
+    log_level: str,
 ) -> None:
     """Kafka topics -> <archive.root>/<producer>/year=/month=/day=/ files (Parquet or JSON gz).
 
@@ -51,4 +63,16 @@ def archive(
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    sys.exit(archiver.run())
+    serving = Serving("archive")
+    archive_metrics(serving.registry, lambda: asdict(archiver.stats))
+    serving.start(config.metrics, metrics_port, lambda: _health(archiver.fatal))
+    try:
+        code = archiver.run()
+    finally:
+        serving.close()
+    sys.exit(code)
+
+
+def _health(fatal: Exception | None) -> Health:
+    """Unhealthy once the archiver met an error that ends its run (e.g. the root not writable)."""
+    return Health(True) if fatal is None else Health(False, str(fatal))

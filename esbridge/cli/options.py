@@ -30,8 +30,8 @@ metrics_port_option = click.option(
     "--metrics-port",
     type=click.IntRange(0, 65535),
     help="Serve Prometheus /metrics and /healthz on this port (0: a free one, logged) on "
-    "metrics.host [default: metrics.port, + 1 for watch, + 2 for maintain; off when neither "
-    "is set].",
+    "metrics.host [default: metrics.port plus the daemon's offset: watch 1, maintain 2, poll 3, "
+    "react 4, archive 5; off when neither is set].",
 )
 
 

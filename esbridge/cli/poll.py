@@ -13,7 +13,15 @@ from types import FrameType
 import click
 
 from esbridge.cli.logsetup import setup_logging
-from esbridge.cli.options import config_option, log_level_option, read_config
+from esbridge.cli.options import (
+    config_option,
+    log_level_option,
+    metrics_port_option,
+    read_config,
+)
+from esbridge.errors import UsageError
+from esbridge.metrics import PollMetrics, Serving
+from esbridge.metrics.health import cycle_health
 from esbridge.poll.client import HttpFrontend
 from esbridge.poll.cycle import CycleReport, run_cycle
 from esbridge.poll.publish import PrintPublisher, Publisher, open_publisher
@@ -30,8 +38,11 @@ log = logging.getLogger("esbridge.poll")
     is_flag=True,
     help="Run one cycle and print each snapshot as a JSON line on stdout; publish nothing.",
 )
+@metrics_port_option
 @log_level_option
-def poll(config_path: Path, once: bool, dry_run: bool, log_level: str) -> None:
+def poll(
+    config_path: Path, once: bool, dry_run: bool, metrics_port: int | None, log_level: str
+) -> None:
     """Publish one snapshot per dCache pool to Kafka every poll.interval (default 15m).
 
     Each cycle asks the frontend at poll.url for GET /api/v1/pools, then each pool's
@@ -43,7 +54,7 @@ def poll(config_path: Path, once: bool, dry_run: bool, log_level: str) -> None:
     """
     config = read_config(config_path)
     if config.poll is None:
-        raise click.ClickException(f"{config_path} has no poll: section")
+        raise UsageError(f"{config_path} has no poll: section")
     setup_logging(log_level)
     settings = config.poll
     readers = [p.name for p in config.producers if p.parser == "poolinfo"]
@@ -65,6 +76,10 @@ def poll(config_path: Path, once: bool, dry_run: bool, log_level: str) -> None:
     publisher: Publisher = (
         PrintPublisher() if dry_run else open_publisher(config.kafka, settings.topic)
     )
+    serving = Serving("poll")
+    metrics = PollMetrics(serving.registry)
+    limit = config.metrics.failed_cycles
+    serving.start(config.metrics, metrics_port, lambda: cycle_health(metrics.progress, limit))
     try:
         with HttpFrontend(settings) as frontend:
 
@@ -74,6 +89,13 @@ def poll(config_path: Path, once: bool, dry_run: bool, log_level: str) -> None:
                 )
                 if not report.failed:
                     log.info("%s", report.summary())
+                metrics.cycle(
+                    report.seconds,
+                    error=report.error,
+                    published=report.published,
+                    pools=report.pools,
+                    uncached=report.not_cached,
+                )
                 return report
 
             if once or dry_run:
@@ -89,3 +111,4 @@ def poll(config_path: Path, once: bool, dry_run: bool, log_level: str) -> None:
             run_forever(cycle, settings.interval, stop)
     finally:
         publisher.close()
+        serving.close()

@@ -5,19 +5,26 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
 
 import click
 
 from esbridge.cli.logsetup import setup_logging
-from esbridge.cli.options import config_option, log_level_option, read_config
+from esbridge.cli.options import (
+    config_option,
+    log_level_option,
+    metrics_port_option,
+    read_config,
+)
 from esbridge.cluster.search import SearchCluster
 from esbridge.config import Config
 from esbridge.config.react import ReactorConfig
 from esbridge.errors import UsageError
 from esbridge.ingest.kafka import open_source
 from esbridge.ingest.sender import connect_patiently
+from esbridge.metrics import Health, Serving, react_metrics
 from esbridge.react.actions import Account, Processes, resolve_account
 from esbridge.react.runner import (
     POLL_RECORDS,
@@ -56,6 +63,7 @@ from esbridge.react.runner import (
     help="Seconds to let killed actions report before leaving (their messages stay "
     "uncommitted either way).",
 )
+@metrics_port_option
 @log_level_option
 def react(
     config_path: Path,
@@ -63,6 +71,7 @@ def react(
     only: tuple[str, ...],
     idle_exit: float | None,
     shutdown_wait: float,
+    metrics_port: int | None,
     log_level: str,
 ) -> None:
     """Stream reactors: run a program or a webhook for matching messages, without a shell.
@@ -94,6 +103,7 @@ def react(
     cluster = None if dry_run else connect_patiently(config.elasticsearch, config.ingest, stop)
     if cluster is None and not dry_run:  # stopped while waiting for the cluster: nothing read
         sys.exit(0)
+    serving = Serving("react")
     try:
         loops = [
             _loop(config, reactor, accounts[reactor.name], processes, stop, cluster)
@@ -104,10 +114,13 @@ def react(
             stop.set()
             processes.kill_all()
 
+        react_metrics(serving.registry, lambda: {r.config.name: asdict(r.counts) for r in loops})
+        serving.start(config.metrics, metrics_port, lambda: Health(True))
         code = run_loops(
             loops, stop, idle_exit=idle_exit, on_stop=stop_actions, shutdown_wait=shutdown_wait
         )
     finally:
+        serving.close()
         if cluster is not None:
             cluster.close()
     sys.exit(code)

@@ -8,7 +8,23 @@ daemon is unhealthy; `server` serves /metrics and /healthz; `serve` starts it fo
 
 from esbridge.metrics.health import Health
 from esbridge.metrics.ingest import IngestMetrics
-from esbridge.metrics.loops import MaintainMetrics, WatchMetrics
+from esbridge.metrics.loops import (
+    MaintainMetrics,
+    PollMetrics,
+    WatchMetrics,
+    archive_metrics,
+    react_metrics,
+)
 from esbridge.metrics.serve import Serving, serve
 
-__all__ = ["Health", "IngestMetrics", "MaintainMetrics", "Serving", "WatchMetrics", "serve"]
+__all__ = [
+    "Health",
+    "IngestMetrics",
+    "MaintainMetrics",
+    "PollMetrics",
+    "Serving",
+    "WatchMetrics",
+    "archive_metrics",
+    "react_metrics",
+    "serve",
+]

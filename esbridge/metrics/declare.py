@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 Kind = Literal["counter", "gauge", "histogram"]
 Daemon = Literal["ingest", "watch", "maintain", "poll", "react", "archive", "all"]
@@ -106,6 +107,41 @@ SPECS: tuple[MetricSpec, ...] = (
                "Aliases skipped (not esbridge's, or another manager's).", "maintain"),
     MetricSpec("esbridge_maintain_last_success_timestamp_seconds", "gauge",
                "Unix time the last pass ended without error.", "maintain"),
+    MetricSpec("esbridge_poll_cycles_total", "counter",
+               "Poll cycles, by outcome (failed: nothing published).", "poll", ("outcome",)),
+    MetricSpec("esbridge_poll_cycle_seconds", "histogram",
+               "Duration of one poll cycle (pool list, usages, publishing).", "poll",
+               buckets=CYCLE_BUCKETS),
+    MetricSpec("esbridge_poll_snapshots_published_total", "counter",
+               "Pool snapshots published to Kafka.", "poll"),
+    MetricSpec("esbridge_poll_pools", "gauge",
+               "Pools in the last good cycle, by state: cached, or uncached (no usage data).",
+               "poll", ("state",)),
+    MetricSpec("esbridge_poll_last_success_timestamp_seconds", "gauge",
+               "Unix time the last cycle published its snapshots.", "poll"),
+    MetricSpec("esbridge_react_messages_total", "counter",
+               "Messages a reactor read, by reactor.", "react", ("reactor",)),
+    MetricSpec("esbridge_react_matched_total", "counter",
+               "Messages that matched a reactor's conditions, by reactor.", "react",
+               ("reactor",)),
+    MetricSpec("esbridge_react_actions_total", "counter",
+               "Actions that ended, by reactor and outcome (ok, failed for good).", "react",
+               ("reactor", "outcome")),
+    MetricSpec("esbridge_react_refused_total", "counter",
+               "Messages refused (a hostile path, not JSON), each a dead letter, by reactor.",
+               "react", ("reactor",)),
+    MetricSpec("esbridge_archive_messages_consumed_total", "counter",
+               "Kafka messages the archiver read.", "archive"),
+    MetricSpec("esbridge_archive_records_total", "counter",
+               "Records in files put in place, by kind: parsed, or unparsed (raw and error).",
+               "archive", ("kind",)),
+    MetricSpec("esbridge_archive_files_total", "counter",
+               "Archive files renamed into place.", "archive"),
+    MetricSpec("esbridge_archive_records_skipped_total", "counter",
+               "Messages below a partition's recovered offset: already in the archive.",
+               "archive"),
+    MetricSpec("esbridge_archive_records_buffered", "gauge",
+               "Records read and not yet in a file (so not committed).", "archive"),
 )  # fmt: skip
 
 BY_NAME = {spec.name: spec for spec in SPECS}
@@ -131,6 +167,17 @@ def gauge(registry: CollectorRegistry, name: str) -> Gauge:
 def histogram(registry: CollectorRegistry, name: str) -> Histogram:
     spec = _spec(name, "histogram")
     return Histogram(spec.name, spec.help, spec.labels, registry=registry, buckets=spec.buckets)
+
+
+def family(name: str) -> CounterMetricFamily | GaugeMetricFamily:
+    """An empty family of a declared counter or gauge, for a collector that reads a daemon's
+    own counts at scrape time."""
+    spec = BY_NAME[name]
+    if spec.kind == "counter":
+        return CounterMetricFamily(spec.name.removesuffix("_total"), spec.help, labels=spec.labels)
+    if spec.kind == "gauge":
+        return GaugeMetricFamily(spec.name, spec.help, labels=spec.labels)
+    raise ValueError(f"{name} is a {spec.kind}: collectors give counters and gauges only")
 
 
 def _spec(name: str, kind: Kind) -> MetricSpec:

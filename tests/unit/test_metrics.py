@@ -26,7 +26,15 @@ from esbridge.ingest.message import Message
 from esbridge.ingest.pipeline import Pipeline, RunLimits, build_routes
 from esbridge.ingest.sender import Batch, BulkSender
 from esbridge.ingest.stats import SendCounters, Stats
-from esbridge.metrics import IngestMetrics, MaintainMetrics, Serving, WatchMetrics
+from esbridge.metrics import (
+    IngestMetrics,
+    MaintainMetrics,
+    PollMetrics,
+    Serving,
+    WatchMetrics,
+    archive_metrics,
+    react_metrics,
+)
 from esbridge.metrics.declare import SPECS, exposed_names
 from esbridge.metrics.docs import table
 from esbridge.metrics.grafana import dashboard, render
@@ -398,3 +406,45 @@ def test_maintain_passes_count_what_they_did_and_failures_in_a_row_turn_unhealth
     assert cycle_health(metrics.progress, 3, "passes") == Health(
         False, "3 consecutive passes failed, last: HTTP 503 from the cluster"
     )
+
+
+# --- poll, react, archive -------------------------------------------------------------------
+
+
+def test_poll_cycles_count_snapshots_pools_and_turn_unhealthy_after_failures() -> None:
+    registry = CollectorRegistry()
+    metrics = PollMetrics(registry)
+    metrics.cycle(2.0, error=None, published=5500, pools=5500, uncached=12, wall_clock=lambda: 7.0)
+    for _ in range(3):
+        metrics.cycle(30.0, error="GET /api/v1/pools: HTTP 401")
+
+    assert value(registry, "esbridge_poll_snapshots_published_total") == 5500
+    assert value(registry, "esbridge_poll_pools", state="uncached") == 12
+    assert value(registry, "esbridge_poll_pools", state="cached") == 5488
+    assert value(registry, "esbridge_poll_cycles_total", outcome="failed") == 3
+    assert value(registry, "esbridge_poll_last_success_timestamp_seconds") == 7.0
+    health = cycle_health(metrics.progress, 3)
+    assert not health.ok and "HTTP 401" in health.reason
+
+
+def test_react_and_archive_counters_are_read_from_the_loops_counts_at_scrape_time() -> None:
+    registry = CollectorRegistry()
+    counts = {"scan": {"read": 10, "matched": 4, "ran": 2, "failed": 1, "refused": 1}}
+    react_metrics(registry, lambda: counts)
+    archived = {
+        "consumed": 9,
+        "archived": 8,
+        "unparsed": 1,
+        "files": 2,
+        "skipped": 0,
+        "buffered": 1,
+    }
+    archive_metrics(registry, lambda: archived)
+
+    assert value(registry, "esbridge_react_matched_total", reactor="scan") == 4
+    assert value(registry, "esbridge_react_actions_total", reactor="scan", outcome="failed") == 1
+    counts["scan"]["ran"] = 3  # the loop counts on; the next scrape sees it
+    assert value(registry, "esbridge_react_actions_total", reactor="scan", outcome="ok") == 3
+    assert value(registry, "esbridge_archive_records_total", kind="parsed") == 7
+    assert value(registry, "esbridge_archive_records_total", kind="unparsed") == 1
+    assert value(registry, "esbridge_archive_records_buffered") == 1

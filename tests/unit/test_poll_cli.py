@@ -19,13 +19,15 @@ def test_help_names_the_options_and_the_schedule() -> None:
         assert text in result.output
 
 
-def test_a_config_without_a_poll_section_is_one_line_and_exit_1(tmp_path: Path) -> None:
+def test_a_config_without_a_poll_section_is_one_line_and_exit_2(tmp_path: Path) -> None:
     path = tmp_path / "esbridge.yml"
     path.write_text(MINIMAL)
 
     result = CliRunner().invoke(main, ["poll", "-c", str(path), "--once"])
 
-    assert result.exit_code == 1
+    assert (
+        result.exit_code == 2
+    )  # a usage mistake, like every config without the section a command needs
     assert result.output.strip() == f"Error: {path} has no poll: section"
 
 
