@@ -32,6 +32,7 @@ from esbridge.analyze.session import open_session
 from esbridge.errors import EsbridgeError
 from esbridge.stack.jdk import find_jdk
 from tests.helpers.archive_files import write_archive
+from tests.helpers.sites import make_site, remove_site
 from tests.helpers.spark_cluster import standalone_cluster
 
 pytestmark = pytest.mark.spark
@@ -463,3 +464,38 @@ def test_sigterm_stops_spark_and_exits_with_one_line(
     while any(Path(f"/proc/{jvm}").exists() for jvm in jvms):
         assert time.monotonic() < deadline, "Spark's JVM outlived the command"
         time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def archived_by_esbridge(
+    tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, es_url: str
+) -> Iterator[tuple[Path, list[dict]]]:
+    """The same month, produced to Kafka and archived by `esbridge archive` itself."""
+    directory = tmp_path_factory.mktemp("real-archive")
+    root = directory / "archive"
+    extra = f"archive:\n  root: {root}\n  roll_interval: 1s\n  group_id: {{site}}-archive\n"
+    site = make_site(directory, kafka_bootstrap, es_url, extra)
+    records, older = billing_messages()
+    site.produce("billing", _encoded([*records, *older]))
+    done = subprocess.run(
+        [sys.executable, "-m", "esbridge", "archive", "-c", str(site.config_path),
+         "--idle-exit", "3"],
+        capture_output=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    yield root, records + older
+    remove_site(site)
+
+
+@pytest.mark.parametrize(("vo", "by"), [("cms", "storage-group"), (None, "protocol")])
+def test_billing_volume_over_an_archive_esbridge_archive_wrote(
+    spark: SparkSession,
+    archived_by_esbridge: tuple[Path, list[dict]],
+    vo: str | None,
+    by: Dimension | None,
+) -> None:
+    root, records = archived_by_esbridge
+    expected = expected_billing(records, vo, by, False, False)
+    assert expected["transfers"] > 10
+    query = BillingQuery(JUNE, vo, by, False, False)
+    assert _as_expected(billing_volume(spark, str(root), query)) == expected
