@@ -8,8 +8,6 @@
 mod billing;
 mod json;
 
-use blake2::digest::{Update, VariableOutput};
-use blake2::Blake2bVar;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
@@ -27,11 +25,7 @@ struct Route {
 }
 
 fn digest(value: &[u8]) -> String {
-    let mut hasher = Blake2bVar::new(8).expect("8 is a valid BLAKE2b output size");
-    hasher.update(value);
-    let mut out = [0u8; 8];
-    hasher.finalize_variable(&mut out).expect("the buffer is the output size");
-    out.iter().map(|b| format!("{b:02x}")).collect()
+    blake2b_simd::Params::new().hash_length(8).hash(value).to_hex().to_string()
 }
 
 fn missing(record: &Obj<'_>, mandatory: &[Vec<String>]) -> bool {
@@ -132,7 +126,7 @@ fn line(
 #[allow(clippy::too_many_arguments)]
 fn billing_lines<'py>(
     py: Python<'py>,
-    values: Vec<Option<Vec<u8>>>,
+    values: &Bound<'py, PyList>,
     partitions: Vec<i64>,
     offsets: Vec<i64>,
     topic: &str,
@@ -156,12 +150,14 @@ fn billing_lines<'py>(
         max_message_bytes,
         original_max_bytes,
     };
+    let raw: Vec<Option<Bound<'py, PyBytes>>> = values.extract()?;
+    let views: Vec<Option<&[u8]>> = raw.iter().map(|v| v.as_ref().map(|b| b.as_bytes())).collect();
     let results: Vec<Option<(Vec<u8>, String)>> = py.detach(|| {
-        values
+        views
             .iter()
             .zip(partitions.iter().zip(&offsets))
             .map(|(value, (&partition, &offset))| {
-                let value = value.as_deref()?;
+                let value = (*value)?;
                 let hash = digest(value);
                 line(&route, topic, partition, offset, value, ingested, &hash)
                     .ok()

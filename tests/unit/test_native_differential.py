@@ -9,12 +9,14 @@ must equal Python's byte for byte (action line, document, key order), and a mess
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Any
 
 import orjson
 import pytest
 
 from esbridge.ingest.engine import Encoder
+from esbridge.transforms import PARSERS
 from tests.helpers.differential import (
     INGESTED,
     NATIVE,
@@ -256,8 +258,7 @@ def test_a_fuzz_corpus_of_mutated_real_messages_is_identical_or_deferred() -> No
 
 def test_the_native_encoder_keeps_message_order_and_python_for_other_producers() -> None:
     billing = billing_route()
-    logs = billing_route()
-    logs = type(billing)(**{**billing.__dict__, "producer": "logs", "index": "dcache-logs"})
+    logs = replace(billing, producer="logs", index="dcache-logs", parser=PARSERS["logs"])
     values = [*sample_billing()[:3], b"not json", sample_billing()[3]]
     messages = as_messages(values)
     mixed = [*messages, type(messages[0])("dcache-logs", 0, 9, b'{"message":"x"}')]
