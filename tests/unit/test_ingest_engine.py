@@ -53,7 +53,7 @@ def test_native_asked_for_but_not_built_is_one_clear_error(
 ) -> None:
     monkeypatch.setattr("esbridge.ingest.engine.native_module", lambda: None)
     assert select_encoder(config_with(tmp_path, None)).engine == "python"
-    with pytest.raises(EsbridgeError, match="esbridge._native is not built"):
+    with pytest.raises(EsbridgeError, match=r"esbridge\._native is not built"):
         select_encoder(config_with(tmp_path, "native"))
 
 
