@@ -235,6 +235,9 @@ class IngestConfig(_Section):
     # Elasticsearch not answering at all when ingest starts ends the run after this long, with
     # exit 1 and one line naming it (systemd restarts the unit); nothing was read meanwhile.
     connect_timeout: Seconds = 300.0
+    # Which code turns messages into bulk lines: `native` (esbridge._native, billing only; the
+    # other producers stay on Python) or `python`, the reference. Unset: native when built.
+    engine: Literal["native", "python"] | None = None
 
     @model_validator(mode="after")
     def _check_backoff(self) -> Self:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 from esbridge.cluster.search import SearchCluster
 from esbridge.config import Config
 from esbridge.errors import EsbridgeError
-from esbridge.ingest.encode import BulkItem, DeadLetterTarget, Route, to_item
+from esbridge.ingest.encode import BulkItem, DeadLetterTarget, Route
+from esbridge.ingest.engine import select_encoder
 from esbridge.ingest.kafka import KafkaUnavailableError, Partition, Source, open_source
 from esbridge.ingest.message import Message
 from esbridge.ingest.sender import Batch, BatchResult, BulkSender, Sender
@@ -122,6 +123,7 @@ class Pipeline:
         self.clock = clock
         self.routes = build_routes(config)
         self.target = dead_letter_target(config)
+        self.encoder = select_encoder(config)
         tuning = config.ingest
         self.builder = BatchBuilder(
             tuning.batch_max_docs, tuning.batch_max_bytes, tuning.flush_interval, clock
@@ -279,8 +281,8 @@ class Pipeline:
         if self.fatal is not None:  # their ids are not known: they stay uncommitted
             return
         ingested = now_utc()
-        for message in messages:
-            self.builder.add(to_item(message, self.routes[message.topic], self.target, ingested))
+        for item in self.encoder.items(messages, self.routes, self.target, ingested):
+            self.builder.add(item)
             if self.builder.ready():
                 self.submit()
         self.stats.read(len(messages))

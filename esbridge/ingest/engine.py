@@ -1,0 +1,118 @@
+"""Which code turns a batch of Kafka messages into bulk items: the compiled path or Python.
+
+`esbridge._native` (native/, Rust) covers billing, the stream that dominates ingest's CPU; it
+is called once per batch and hands back `None` for every message it cannot prove identical to
+the Python reference (every dead letter among them), which `to_item` then handles. Logs,
+access and poolinfo always run on Python. tests/unit/test_native_differential.py holds the two
+engines to byte-identical bulk lines.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from types import ModuleType
+
+from esbridge.config import Config
+from esbridge.errors import EsbridgeError
+from esbridge.ingest.encode import BulkItem, DeadLetterTarget, Route, to_item
+from esbridge.ingest.message import Message
+from esbridge.transforms import PARSERS
+
+log = logging.getLogger("esbridge.ingest")
+
+NATIVE_PARSERS = frozenset({"billing"})
+"""The producers' parsers the native engine implements; the others stay on Python."""
+
+
+def native_module() -> ModuleType | None:
+    """The extension, or None when this install was built without a Rust toolchain."""
+    try:
+        return importlib.import_module("esbridge._native")
+    except ImportError:
+        return None
+
+
+@dataclass
+class Encoder:
+    """Messages -> bulk items, in order; `native` is the extension when the native engine runs."""
+
+    native: ModuleType | None = None
+    native_items: int = 0
+    deferred: int = 0
+    """Messages the native engine handed to Python (dead letters and unproven cases)."""
+
+    @property
+    def engine(self) -> str:
+        return "python" if self.native is None else "native"
+
+    def items(
+        self,
+        messages: list[Message],
+        routes: dict[str, Route],
+        target: DeadLetterTarget,
+        ingested: str,
+    ) -> list[BulkItem]:
+        if self.native is None:
+            return [to_item(m, routes[m.topic], target, ingested) for m in messages]
+        items: list[BulkItem | None] = [None] * len(messages)
+        native_topics: dict[str, list[int]] = {}
+        billing = PARSERS["billing"]
+        for i, message in enumerate(messages):
+            route = routes[message.topic]
+            if route.parser is billing:
+                native_topics.setdefault(message.topic, []).append(i)
+            else:
+                items[i] = to_item(message, route, target, ingested)
+        for topic, indices in native_topics.items():
+            route = routes[topic]
+            chosen = [messages[i] for i in indices]
+            results = self.native.billing_lines(
+                [m.value for m in chosen],
+                [m.partition for m in chosen],
+                [m.offset for m in chosen],
+                topic,
+                route.producer,
+                route.index,
+                route.id_prefix,
+                route.deterministic_ids,
+                route.context.dcache_instance,
+                [list(path) for path in route.mandatory],
+                route.max_message_bytes,
+                route.original_max_bytes,
+                ingested,
+            )
+            for i, message, result in zip(indices, chosen, results, strict=True):
+                if result is None:
+                    self.deferred += 1
+                    items[i] = to_item(message, route, target, ingested)
+                    continue
+                line, digest = result
+                doc_id = f"{route.id_prefix}-{message.partition}-{message.offset}"
+                items[i] = BulkItem(message, route.producer, line, False, doc_id, digest, ingested)
+            self.native_items += len(indices) - sum(r is None for r in results)
+        return [item for item in items if item is not None]
+
+
+def select_encoder(config: Config, native: ModuleType | None = None) -> Encoder:
+    """`ingest.engine`, or native when the extension is built; one log line says which runs."""
+    module = native if native is not None else native_module()
+    wanted = config.ingest.engine
+    if wanted == "native" and module is None:
+        raise EsbridgeError(
+            "ingest.engine: native, but esbridge._native is not built (reinstall esbridge "
+            "with a Rust toolchain on PATH, or set ingest.engine: python)"
+        )
+    if wanted == "python" or module is None:
+        why = "ingest.engine: python" if wanted == "python" else "esbridge._native not built"
+        log.info("ingest engine: python for every producer (%s)", why)
+        return Encoder()
+    on_native = [p.name for p in config.producers if p.parser in NATIVE_PARSERS]
+    on_python = [p.name for p in config.producers if p.parser not in NATIVE_PARSERS]
+    log.info(
+        "ingest engine: native for %s; python for %s",
+        ",".join(on_native) or "-",
+        ",".join(on_python) or "-",
+    )
+    return Encoder(module)

@@ -1,0 +1,182 @@
+//! `esbridge._native`: billing messages -> bulk lines, one call per batch of Kafka messages.
+//!
+//! The output of `billing_lines` is byte-identical to `esbridge.ingest.encode.to_item` with
+//! `parse_billing` (tests/unit/test_native_differential.py). A message it cannot prove
+//! identical (every future dead letter among them) comes back as `None`, and the caller runs
+//! the Python reference on it.
+
+mod billing;
+mod json;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+use json::{write, write_obj, write_str, Obj, R, V};
+
+struct Route {
+    producer: String,
+    index: String,
+    id_prefix: String,
+    deterministic_ids: bool,
+    dcache_instance: Option<String>,
+    mandatory: Vec<Vec<String>>,
+    max_message_bytes: usize,
+    original_max_bytes: usize,
+}
+
+fn digest(value: &[u8]) -> String {
+    blake2b_simd::Params::new().hash_length(8).hash(value).to_hex().to_string()
+}
+
+fn missing(record: &Obj<'_>, mandatory: &[Vec<String>]) -> bool {
+    mandatory.iter().any(|path| {
+        let mut node: Option<&V<'_>> = None;
+        let mut current = Some(record);
+        for key in path {
+            node = current.and_then(|obj| obj.get(key));
+            current = match node {
+                Some(V::Obj(obj)) => Some(obj),
+                _ => None,
+            };
+        }
+        match node {
+            None | Some(V::Null) => true,
+            Some(V::Str(s)) => s.is_empty(),
+            _ => false,
+        }
+    })
+}
+
+fn original(raw: &str, cap: usize) -> (&str, bool) {
+    if raw.len() <= cap {
+        return (raw, false);
+    }
+    let mut end = cap;
+    while !raw.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&raw[..end], true)
+}
+
+fn line(
+    route: &Route,
+    topic: &str,
+    partition: i64,
+    offset: i64,
+    value: &[u8],
+    ingested: &str,
+    hash: &str,
+) -> R<Vec<u8>> {
+    if value.len() > route.max_message_bytes {
+        return Err(json::Defer);
+    }
+    let text = std::str::from_utf8(value).map_err(|_| json::Defer)?;
+    let V::Obj(record) = json::parse(text)? else { return Err(json::Defer) };
+    if missing(&record, &route.mandatory) {
+        return Err(json::Defer);
+    }
+    let (doc, mut event) = billing::document(&record, route.dcache_instance.as_deref())?;
+    let (kept, truncated) = original(text, route.original_max_bytes);
+    event.push("original", V::Str(kept.into()));
+    if truncated {
+        event.push("truncated", V::Bool(true));
+    }
+    event.push("ingested", V::Str(ingested.into()));
+    event.push("hash", V::Str(hash.into()));
+
+    let mut out = Vec::with_capacity(value.len() * 2 + 512);
+    out.extend_from_slice(b"{\"");
+    out.extend_from_slice(if route.deterministic_ids { b"create" } else { b"index" });
+    out.extend_from_slice(b"\":{\"_index\":\"");
+    out.extend_from_slice(route.index.as_bytes());
+    if route.deterministic_ids {
+        out.extend_from_slice(b"\",\"_id\":\"");
+        out.extend_from_slice(format!("{}-{partition}-{offset}", route.id_prefix).as_bytes());
+    }
+    out.extend_from_slice(b"\",\"require_alias\":true}}\n{");
+    let mut fields = doc.0.iter();
+    if let Some((key, timestamp)) = fields.next() {
+        write_str(&mut out, key);
+        out.push(b':');
+        write(&mut out, timestamp);
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"event\":");
+    write_obj(&mut out, &event);
+    for (key, item) in fields {
+        out.push(b',');
+        write_str(&mut out, key);
+        out.push(b':');
+        write(&mut out, item);
+    }
+    out.extend_from_slice(b",\"producer\":");
+    write_str(&mut out, &route.producer);
+    out.extend_from_slice(b",\"kafka\":{\"topic\":");
+    write_str(&mut out, topic);
+    out.extend_from_slice(format!(",\"partition\":{partition},\"offset\":{offset}}}}}\n").as_bytes());
+    Ok(out)
+}
+
+/// For each message of one billing topic: `(bulk line, event.hash)`, or `None` where the
+/// Python path must decide (a dead letter, or a case not proven identical here).
+#[pyfunction]
+#[pyo3(signature = (values, partitions, offsets, topic, producer, index, id_prefix,
+    deterministic_ids, dcache_instance, mandatory, max_message_bytes, original_max_bytes,
+    ingested))]
+#[allow(clippy::too_many_arguments)]
+fn billing_lines<'py>(
+    py: Python<'py>,
+    values: &Bound<'py, PyList>,
+    partitions: Vec<i64>,
+    offsets: Vec<i64>,
+    topic: &str,
+    producer: String,
+    index: String,
+    id_prefix: String,
+    deterministic_ids: bool,
+    dcache_instance: Option<String>,
+    mandatory: Vec<Vec<String>>,
+    max_message_bytes: usize,
+    original_max_bytes: usize,
+    ingested: &str,
+) -> PyResult<Bound<'py, PyList>> {
+    let route = Route {
+        producer,
+        index,
+        id_prefix,
+        deterministic_ids,
+        dcache_instance,
+        mandatory,
+        max_message_bytes,
+        original_max_bytes,
+    };
+    let raw: Vec<Option<Bound<'py, PyBytes>>> = values.extract()?;
+    let views: Vec<Option<&[u8]>> = raw.iter().map(|v| v.as_ref().map(|b| b.as_bytes())).collect();
+    let results: Vec<Option<(Vec<u8>, String)>> = py.detach(|| {
+        views
+            .iter()
+            .zip(partitions.iter().zip(&offsets))
+            .map(|(value, (&partition, &offset))| {
+                let value = (*value)?;
+                let hash = digest(value);
+                line(&route, topic, partition, offset, value, ingested, &hash)
+                    .ok()
+                    .map(|l| (l, hash))
+            })
+            .collect()
+    });
+    let out = PyList::empty(py);
+    for result in results {
+        match result {
+            Some((bytes, hash)) => out.append((PyBytes::new(py, &bytes), hash))?,
+            None => out.append(py.None())?,
+        }
+    }
+    Ok(out)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(billing_lines, m)?)?;
+    Ok(())
+}

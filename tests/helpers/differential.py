@@ -1,0 +1,103 @@
+"""Native vs Python over the same billing messages: the first difference, named."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from esbridge.ingest.encode import BulkItem, DeadLetterTarget, Route, to_item
+from esbridge.ingest.engine import native_module
+from esbridge.ingest.message import Message
+from esbridge.simulate import mix
+from esbridge.transforms import PARSERS, ParseContext
+
+NATIVE = native_module()
+NOT_BUILT = (
+    "esbridge._native is not built (no cargo when esbridge was installed); "
+    "reinstall with `pip install -e .[dev]` on a machine with a Rust toolchain"
+)
+INGESTED = "2026-10-14T07:00:00.123Z"
+TOPIC = "dcache-billing"
+TARGET = DeadLetterTarget("esbridge-deadletter", 4096)
+SIM_START = datetime(2026, 10, 14, 7, 0, tzinfo=UTC)
+
+
+def billing_route(
+    *,
+    mandatory: tuple[tuple[str, ...], ...] = (("msgType",), ("date",)),
+    instance: str | None = "example-site",
+    deterministic_ids: bool = True,
+    max_message_bytes: int = 1024**2,
+    original_max_bytes: int = 16 * 1024,
+) -> Route:
+    return Route(
+        producer="billing",
+        index="dcache-billing",
+        parser=PARSERS["billing"],
+        context=ParseContext("billing", dcache_instance=instance),
+        mandatory=mandatory,
+        deterministic_ids=deterministic_ids,
+        max_message_bytes=max_message_bytes,
+        original_max_bytes=original_max_bytes,
+        id_prefix="AbCdEf12",
+    )
+
+
+def as_messages(values: Iterable[bytes | None]) -> list[Message]:
+    return [Message(TOPIC, offset % 3, offset, value) for offset, value in enumerate(values)]
+
+
+def simulated_billing(count: int, seed: int) -> list[bytes]:
+    return [m for _, m in mix(count, seed=seed, start=SIM_START, kinds=("billing",))]
+
+
+@dataclass
+class Comparison:
+    """What the two engines made of the same messages."""
+
+    native_lines: int = 0
+    deferred_documents: list[Message] = field(default_factory=list)
+    deferred_dead: int = 0
+    differences: list[str] = field(default_factory=list)
+
+    def first_difference(self) -> str:
+        return self.differences[0] if self.differences else ""
+
+
+def compare(messages: list[Message], route: Route) -> Comparison:
+    """Every native line equals Python's; a `None` from native must be Python's to decide."""
+    assert NATIVE is not None, NOT_BUILT
+    result = Comparison()
+    native = NATIVE.billing_lines(
+        [m.value for m in messages],
+        [m.partition for m in messages],
+        [m.offset for m in messages],
+        TOPIC,
+        route.producer,
+        route.index,
+        route.id_prefix,
+        route.deterministic_ids,
+        route.context.dcache_instance,
+        [list(path) for path in route.mandatory],
+        route.max_message_bytes,
+        route.original_max_bytes,
+        INGESTED,
+    )
+    for message, made in zip(messages, native, strict=True):
+        python: BulkItem = to_item(message, route, TARGET, INGESTED)
+        if made is None:
+            if python.dead:
+                result.deferred_dead += 1
+            else:
+                result.deferred_documents.append(message)
+            continue
+        result.native_lines += 1
+        line, digest = made
+        if python.dead or line != python.line or digest != python.digest:
+            result.differences.append(
+                f"offset {message.offset}: message {message.value!r}\n"
+                f"  python ({'dead letter' if python.dead else 'document'}): {python.line!r}\n"
+                f"  native: {line!r} hash {digest}"
+            )
+    return result
