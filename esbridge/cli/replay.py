@@ -22,8 +22,8 @@ from esbridge.cli.options import log_level_option, read_config
 from esbridge.cluster.search import SearchCluster
 from esbridge.config import Config, ProducerConfig
 from esbridge.errors import EsbridgeError, UsageError
-from esbridge.ingest.pipeline import dead_letter_target
-from esbridge.ingest.sender import BulkSender, connect_patiently
+from esbridge.ingest.pipeline import open_sender
+from esbridge.ingest.sender import connect_patiently
 from esbridge.resources import example_config
 
 log = logging.getLogger("esbridge.replay")
@@ -170,16 +170,7 @@ def run(
         return 0
     with cluster:
         require_alias = prepare_target(cluster, config, producer, index)
-        tuning = config.ingest
-        sender = BulkSender(
-            cluster,
-            dead_letter_target(config),
-            tuning.retry_initial_backoff,
-            tuning.retry_max_backoff,
-            workers=tuning.max_in_flight,
-            auth_failure_timeout=tuning.auth_failure_timeout,
-            endpoint=cluster.where,
-        )
+        sender = open_sender(config, cluster)
         job = Replay(
             config,
             producer,

@@ -360,6 +360,23 @@ def dead_letter_target(config: Config) -> DeadLetterTarget:
     return DeadLetterTarget(config.deadletter.index, config.deadletter.payload_max_bytes)
 
 
+def open_sender(
+    config: Config, cluster: SearchCluster, counters: SendCounters | None = None
+) -> BulkSender:
+    """The bulk sender `ingest.*` describes, writing to `cluster`; ingest's and replay's."""
+    tuning = config.ingest
+    return BulkSender(
+        cluster,
+        dead_letter_target(config),
+        tuning.retry_initial_backoff,
+        tuning.retry_max_backoff,
+        workers=tuning.max_in_flight,
+        auth_failure_timeout=tuning.auth_failure_timeout,
+        endpoint=cluster.where,
+        counters=counters,
+    )
+
+
 def open_pipeline(
     config: Config,
     cluster: SearchCluster,
@@ -370,16 +387,7 @@ def open_pipeline(
     """The pipeline over the real seams: `kafka.backend`'s consumer and the bulk sender
     writing to `cluster` (connected by the caller, who closes it)."""
     tuning = config.ingest
-    sender = BulkSender(
-        cluster,
-        dead_letter_target(config),
-        tuning.retry_initial_backoff,
-        tuning.retry_max_backoff,
-        workers=tuning.max_in_flight,
-        auth_failure_timeout=tuning.auth_failure_timeout,
-        endpoint=cluster.where,
-        counters=counters,
-    )
+    sender = open_sender(config, cluster, counters)
     source = open_source(config.kafka, tuning.batch_max_docs)
     return Pipeline(config, source, sender, limits, metrics=metrics)
 

@@ -14,12 +14,35 @@ from esbridge.metrics.declare import counter, family, gauge, histogram
 from esbridge.metrics.health import CycleProgress
 
 
+class Cycles:
+    """What every looping daemon records per cycle: its duration, its outcome, the time of the
+    last good one, and the run of failures its health depends on."""
+
+    def __init__(self, registry: CollectorRegistry, prefix: str, unit: str = "cycle") -> None:
+        """`prefix` and `unit` name the metrics: `<prefix>_<unit>_seconds`, `<prefix>_<unit>s_total`
+        (`passes` for `pass`), `<prefix>_last_success_timestamp_seconds`."""
+        plural = f"{unit}es" if unit.endswith("s") else f"{unit}s"
+        self.progress = CycleProgress()
+        self.seconds = histogram(registry, f"{prefix}_{unit}_seconds")
+        self.outcomes = counter(registry, f"{prefix}_{plural}_total")
+        self.last_success = gauge(registry, f"{prefix}_last_success_timestamp_seconds")
+
+    def record(self, seconds: float, error: str | None, wall_clock: Callable[[], float]) -> bool:
+        """True when the cycle succeeded."""
+        self.seconds.observe(seconds)
+        self.outcomes.labels("failed" if error else "ok").inc()
+        if error:
+            self.progress.failed(error)
+            return False
+        self.progress.succeeded()
+        self.last_success.set(wall_clock())
+        return True
+
+
 class WatchMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.progress = CycleProgress()
-        self.seconds = histogram(registry, "esbridge_watch_cycle_seconds")
-        self.cycles = counter(registry, "esbridge_watch_cycles_total")
-        self.last_success = gauge(registry, "esbridge_watch_last_success_timestamp_seconds")
+        self.cycles = Cycles(registry, "esbridge_watch")
+        self.progress = self.cycles.progress
         self.occurrences = counter(registry, "esbridge_watch_occurrences_total")
         self.issues = gauge(registry, "esbridge_issues")
         self.notifications = counter(registry, "esbridge_notifications_total")
@@ -39,13 +62,7 @@ class WatchMetrics:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         """One cycle: `error` None when it succeeded; `notified` None when nothing was due."""
-        self.seconds.observe(seconds)
-        self.cycles.labels("failed" if error else "ok").inc()
-        if error:
-            self.progress.failed(error)
-        else:
-            self.progress.succeeded()
-            self.last_success.set(wall_clock())
+        self.cycles.record(seconds, error, wall_clock)
         self.occurrences.inc(occurrences)
         if statuses is not None:
             for status in self.statuses - statuses.keys():
@@ -63,13 +80,11 @@ class WatchMetrics:
 
 class MaintainMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.progress = CycleProgress()
-        self.passes = counter(registry, "esbridge_maintain_passes_total")
-        self.seconds = histogram(registry, "esbridge_maintain_pass_seconds")
+        self.passes = Cycles(registry, "esbridge_maintain", "pass")
+        self.progress = self.passes.progress
         self.rollovers = counter(registry, "esbridge_maintain_rollovers_total")
         self.deletions = counter(registry, "esbridge_maintain_deletions_total")
         self.skipped = counter(registry, "esbridge_maintain_skipped_total")
-        self.last_success = gauge(registry, "esbridge_maintain_last_success_timestamp_seconds")
 
     def passed(
         self,
@@ -81,13 +96,8 @@ class MaintainMetrics:
         skipped: int = 0,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self.seconds.observe(seconds)
-        self.passes.labels("failed" if error else "ok").inc()
-        if error:
-            self.progress.failed(error)
+        if not self.passes.record(seconds, error, wall_clock):
             return
-        self.progress.succeeded()
-        self.last_success.set(wall_clock())
         self.rollovers.inc(rollovers)
         self.deletions.inc(deletions)
         self.skipped.inc(skipped)
@@ -95,12 +105,10 @@ class MaintainMetrics:
 
 class PollMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.progress = CycleProgress()
-        self.cycles = counter(registry, "esbridge_poll_cycles_total")
-        self.seconds = histogram(registry, "esbridge_poll_cycle_seconds")
+        self.cycles = Cycles(registry, "esbridge_poll")
+        self.progress = self.cycles.progress
         self.published = counter(registry, "esbridge_poll_snapshots_published_total")
         self.pools = gauge(registry, "esbridge_poll_pools")
-        self.last_success = gauge(registry, "esbridge_poll_last_success_timestamp_seconds")
 
     def cycle(
         self,
@@ -113,13 +121,8 @@ class PollMetrics:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         """One cycle: `error` None when it published its snapshots."""
-        self.seconds.observe(seconds)
-        self.cycles.labels("failed" if error else "ok").inc()
-        if error:
-            self.progress.failed(error)
+        if not self.cycles.record(seconds, error, wall_clock):
             return
-        self.progress.succeeded()
-        self.last_success.set(wall_clock())
         self.published.inc(published)
         self.pools.labels("cached").set(pools - uncached)
         self.pools.labels("uncached").set(uncached)
