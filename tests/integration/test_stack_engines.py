@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 
@@ -21,7 +22,10 @@ def test_elasticsearch_8_runs_with_tls_and_the_elastic_user(
     node = start_node("elasticsearch-8", directory, password=password)
     try:
         assert node.url.startswith("https://")
-        with pytest.raises(AuthError, match=r"^GET /: HTTP 401 security_exception"):
+        refused = (
+            rf"^{re.escape(node.url)} refused esbridge's credentials: GET /: HTTP 401 security"
+        )
+        with pytest.raises(AuthError, match=refused):
             SearchCluster.connect([node.url], ca_certs=str(node.ca))
         with SearchCluster.connect(
             [node.url], username="elastic", password=password, ca_certs=str(node.ca)
