@@ -68,21 +68,7 @@ class Encoder:
         for topic, indices in native_topics.items():
             route = routes[topic]
             chosen = [messages[i] for i in indices]
-            results = self.native.billing_lines(
-                [m.value for m in chosen],
-                [m.partition for m in chosen],
-                [m.offset for m in chosen],
-                topic,
-                route.producer,
-                route.index,
-                route.id_prefix,
-                route.deterministic_ids,
-                route.context.dcache_instance,
-                [list(path) for path in route.mandatory],
-                route.max_message_bytes,
-                route.original_max_bytes,
-                ingested,
-            )
+            results = billing_lines(self.native, chosen, topic, route, ingested)
             for i, message, result in zip(indices, chosen, results, strict=True):
                 if result is None:
                     self.deferred += 1
@@ -93,6 +79,30 @@ class Encoder:
                 items[i] = BulkItem(message, route.producer, line, False, doc_id, digest, ingested)
             self.native_items += len(indices) - sum(r is None for r in results)
         return [item for item in items if item is not None]
+
+
+def billing_lines(
+    native: ModuleType, messages: list[Message], topic: str, route: Route, ingested: str
+) -> list[tuple[bytes, str] | None]:
+    """One call into the extension for a batch of one topic's billing messages: per message
+    its bulk lines and content hash, or None where Python must decide (the differential
+    tests call it too, so they test exactly what ingest runs)."""
+    results: list[tuple[bytes, str] | None] = native.billing_lines(
+        [m.value for m in messages],
+        [m.partition for m in messages],
+        [m.offset for m in messages],
+        topic,
+        route.producer,
+        route.index,
+        route.id_prefix,
+        route.deterministic_ids,
+        route.context.dcache_instance,
+        [list(path) for path in route.mandatory],
+        route.max_message_bytes,
+        route.original_max_bytes,
+        ingested,
+    )
+    return results
 
 
 def select_encoder(config: Config, native: ModuleType | None = None) -> Encoder:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from esbridge.ingest.encode import BulkItem, DeadLetterTarget, Route, to_item
-from esbridge.ingest.engine import native_module
+from esbridge.ingest.engine import billing_lines, native_module
 from esbridge.ingest.message import Message
 from esbridge.simulate import mix
 from esbridge.transforms import PARSERS, ParseContext
@@ -69,21 +69,7 @@ def compare(messages: list[Message], route: Route) -> Comparison:
     """Every native line equals Python's; a `None` from native must be Python's to decide."""
     assert NATIVE is not None, NOT_BUILT
     result = Comparison()
-    native = NATIVE.billing_lines(
-        [m.value for m in messages],
-        [m.partition for m in messages],
-        [m.offset for m in messages],
-        TOPIC,
-        route.producer,
-        route.index,
-        route.id_prefix,
-        route.deterministic_ids,
-        route.context.dcache_instance,
-        [list(path) for path in route.mandatory],
-        route.max_message_bytes,
-        route.original_max_bytes,
-        INGESTED,
-    )
+    native = billing_lines(NATIVE, messages, TOPIC, route, INGESTED)
     for message, made in zip(messages, native, strict=True):
         python: BulkItem = to_item(message, route, TARGET, INGESTED)
         if made is None:
