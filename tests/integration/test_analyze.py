@@ -32,6 +32,7 @@ from esbridge.analyze.session import open_session
 from esbridge.errors import EsbridgeError
 from esbridge.stack.jdk import find_jdk
 from tests.helpers.archive_files import write_archive
+from tests.helpers.metrics import wait_until
 from tests.helpers.sites import make_site, remove_site
 from tests.helpers.spark_cluster import standalone_cluster
 
@@ -445,10 +446,10 @@ def test_sigterm_stops_spark_and_exits_with_one_line(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_java_env()
     )
     try:
-        deadline = time.monotonic() + 120
-        while not (jvms := _children(running.pid)):
-            assert running.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
+        jvms = wait_until(
+            lambda: _children(running.pid), lambda found: bool(found) or running.poll() is not None
+        )
+        assert jvms and running.poll() is None, "the command ended before Spark's JVM started"
         time.sleep(1)  # the JVM is starting: seconds before any answer could exist
         running.send_signal(signal.SIGTERM)
         out, err = running.communicate(timeout=120)
@@ -460,10 +461,10 @@ def test_sigterm_stops_spark_and_exits_with_one_line(
         "Error: analyze billing-volume: stopped by SIGTERM before it finished" in err.splitlines()
     )
     assert "Traceback" not in err
-    deadline = time.monotonic() + 60
-    while any(Path(f"/proc/{jvm}").exists() for jvm in jvms):
-        assert time.monotonic() < deadline, "Spark's JVM outlived the command"
-        time.sleep(0.5)
+    alive = wait_until(
+        lambda: [jvm for jvm in jvms if Path(f"/proc/{jvm}").exists()], lambda left: not left, 60
+    )
+    assert alive == [], "Spark's JVM outlived the command"
 
 
 @pytest.fixture(scope="module")
