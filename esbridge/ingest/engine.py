@@ -101,6 +101,7 @@ def billing_lines(
         route.max_message_bytes,
         route.original_max_bytes,
         ingested,
+        route.event_original,
     )
     return results
 

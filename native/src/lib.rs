@@ -22,10 +22,16 @@ struct Route {
     mandatory: Vec<Vec<String>>,
     max_message_bytes: usize,
     original_max_bytes: usize,
+    /// `producers[].event_original`: without it no `original`/`truncated` keys.
+    event_original: bool,
 }
 
 fn digest(value: &[u8]) -> String {
-    blake2b_simd::Params::new().hash_length(8).hash(value).to_hex().to_string()
+    blake2b_simd::Params::new()
+        .hash_length(8)
+        .hash(value)
+        .to_hex()
+        .to_string()
 }
 
 fn missing(record: &Obj<'_>, mandatory: &[Vec<String>]) -> bool {
@@ -71,22 +77,30 @@ fn line(
         return Err(json::Defer);
     }
     let text = std::str::from_utf8(value).map_err(|_| json::Defer)?;
-    let V::Obj(record) = json::parse(text)? else { return Err(json::Defer) };
+    let V::Obj(record) = json::parse(text)? else {
+        return Err(json::Defer);
+    };
     if missing(&record, &route.mandatory) {
         return Err(json::Defer);
     }
     let (doc, mut event) = billing::document(&record, route.dcache_instance.as_deref())?;
-    let (kept, truncated) = original(text, route.original_max_bytes);
-    event.push("original", V::Str(kept.into()));
-    if truncated {
-        event.push("truncated", V::Bool(true));
+    if route.event_original {
+        let (kept, truncated) = original(text, route.original_max_bytes);
+        event.push("original", V::Str(kept.into()));
+        if truncated {
+            event.push("truncated", V::Bool(true));
+        }
     }
     event.push("ingested", V::Str(ingested.into()));
     event.push("hash", V::Str(hash.into()));
 
     let mut out = Vec::with_capacity(value.len() * 2 + 512);
     out.extend_from_slice(b"{\"");
-    out.extend_from_slice(if route.deterministic_ids { b"create" } else { b"index" });
+    out.extend_from_slice(if route.deterministic_ids {
+        b"create"
+    } else {
+        b"index"
+    });
     out.extend_from_slice(b"\":{\"_index\":\"");
     out.extend_from_slice(route.index.as_bytes());
     if route.deterministic_ids {
@@ -113,7 +127,9 @@ fn line(
     write_str(&mut out, &route.producer);
     out.extend_from_slice(b",\"kafka\":{\"topic\":");
     write_str(&mut out, topic);
-    out.extend_from_slice(format!(",\"partition\":{partition},\"offset\":{offset}}}}}\n").as_bytes());
+    out.extend_from_slice(
+        format!(",\"partition\":{partition},\"offset\":{offset}}}}}\n").as_bytes(),
+    );
     Ok(out)
 }
 
@@ -122,7 +138,7 @@ fn line(
 #[pyfunction]
 #[pyo3(signature = (values, partitions, offsets, topic, producer, index, id_prefix,
     deterministic_ids, dcache_instance, mandatory, max_message_bytes, original_max_bytes,
-    ingested))]
+    ingested, event_original=true))]
 #[allow(clippy::too_many_arguments)]
 fn billing_lines<'py>(
     py: Python<'py>,
@@ -139,6 +155,7 @@ fn billing_lines<'py>(
     max_message_bytes: usize,
     original_max_bytes: usize,
     ingested: &str,
+    event_original: bool,
 ) -> PyResult<Bound<'py, PyList>> {
     let route = Route {
         producer,
@@ -149,9 +166,13 @@ fn billing_lines<'py>(
         mandatory,
         max_message_bytes,
         original_max_bytes,
+        event_original,
     };
     let raw: Vec<Option<Bound<'py, PyBytes>>> = values.extract()?;
-    let views: Vec<Option<&[u8]>> = raw.iter().map(|v| v.as_ref().map(|b| b.as_bytes())).collect();
+    let views: Vec<Option<&[u8]>> = raw
+        .iter()
+        .map(|v| v.as_ref().map(|b| b.as_bytes()))
+        .collect();
     let results: Vec<Option<(Vec<u8>, String)>> = py.detach(|| {
         views
             .iter()

@@ -30,6 +30,7 @@ def billing_route(
     deterministic_ids: bool = True,
     max_message_bytes: int = 1024**2,
     original_max_bytes: int = 16 * 1024,
+    event_original: bool = True,
 ) -> Route:
     return Route(
         producer="billing",
@@ -41,6 +42,7 @@ def billing_route(
         max_message_bytes=max_message_bytes,
         original_max_bytes=original_max_bytes,
         id_prefix="AbCdEf12",
+        event_original=event_original,
     )
 
 
