@@ -5,7 +5,8 @@
 Times only the step issue 15 moves to Rust: seeded billing messages (made before timing, in
 memory) turned into bulk items by `esbridge.ingest.engine.Encoder`, `B` messages per call as
 ingest's batches are, once per engine (`python`: `to_item` per message; `native`:
-`esbridge._native.billing_lines` per batch plus building the `BulkItem`s). No Kafka, no
+`esbridge._native.billing_lines` per batch plus building the `BulkItem`s), each with
+`event.original` kept and left out (`-no-original`). No Kafka, no
 Elasticsearch: `time.process_time` of this process, best of R runs. Logs, access and poolinfo
 are not measured: the native engine does not cover them, so both engines run the same code.
 """
@@ -27,8 +28,9 @@ from esbridge.transforms import PARSERS, ParseContext
 TOPIC = "dcache-billing"
 
 
-def route() -> Route:
-    """The billing route as examples/dcache.yml configures it."""
+def route(event_original: bool) -> Route:
+    """The billing route as examples/dcache.yml configures it, with or without `event.original`
+    (issue 15 item 4: off is billing's default)."""
     return Route(
         producer="billing",
         index="dcache-billing",
@@ -39,6 +41,7 @@ def route() -> Route:
         max_message_bytes=1024**2,
         original_max_bytes=16 * 1024,
         id_prefix="AbCdEf12",
+        event_original=event_original,
     )
 
 
@@ -62,11 +65,13 @@ def main() -> int:
     values = [m for _, m in mix(options.count, seed=options.seed, start=start, kinds=("billing",))]
     messages = [Message(TOPIC, i % 3, i, v) for i, v in enumerate(values)]
     batches = [messages[i : i + options.batch] for i in range(0, len(messages), options.batch)]
-    routes = {TOPIC: route()}
-    engines = {"python": Encoder()}
     native = native_module()
-    if native is not None:
-        engines["native"] = Encoder(native)
+    engines: dict[str, tuple[Encoder, dict[str, Route]]] = {}
+    for suffix, kept in (("", True), ("-no-original", False)):
+        routes = {TOPIC: route(kept)}
+        engines["python" + suffix] = (Encoder(), routes)
+        if native is not None:
+            engines["native" + suffix] = (Encoder(native), routes)
     result: dict[str, object] = {
         "count": len(messages),
         "batch": options.batch,
@@ -75,10 +80,10 @@ def main() -> int:
         "by_engine": {},
     }
     by_engine: dict[str, dict[str, float]] = {}
-    for name, encoder in engines.items():
+    for name, (encoder, routes) in engines.items():
         best = min(run(encoder, batches, routes) for _ in range(options.repeat))
         by_engine[name] = {"cpu_us_per_message": round(best / len(messages) * 1e6, 2)}
-        if name == "native":
+        if name.startswith("native"):
             by_engine[name]["deferred_to_python"] = encoder.deferred // options.repeat
     result["by_engine"] = by_engine
     if options.json:
@@ -86,12 +91,12 @@ def main() -> int:
         return 0
     print(f"{len(messages)} billing messages, {options.batch} per call", file=sys.stderr)
     for name, figures in by_engine.items():
-        print(f"{name:8} {figures['cpu_us_per_message']:8.2f} CPU-µs/message")
-    if "native" in by_engine:
-        ratio = (
-            by_engine["python"]["cpu_us_per_message"] / by_engine["native"]["cpu_us_per_message"]
-        )
-        print(f"native is {ratio:.1f}x faster")
+        print(f"{name:20} {figures['cpu_us_per_message']:8.2f} CPU-µs/message")
+    for suffix in ("", "-no-original"):
+        if "native" + suffix in by_engine:
+            python = by_engine["python" + suffix]["cpu_us_per_message"]
+            ratio = python / by_engine["native" + suffix]["cpu_us_per_message"]
+            print(f"native{suffix} is {ratio:.1f}x faster than python{suffix}")
     return 0
 
 

@@ -27,11 +27,7 @@ struct Route {
 }
 
 fn digest(value: &[u8]) -> String {
-    blake2b_simd::Params::new()
-        .hash_length(8)
-        .hash(value)
-        .to_hex()
-        .to_string()
+    blake2b_simd::Params::new().hash_length(8).hash(value).to_hex().to_string()
 }
 
 fn missing(record: &Obj<'_>, mandatory: &[Vec<String>]) -> bool {
@@ -77,9 +73,7 @@ fn line(
         return Err(json::Defer);
     }
     let text = std::str::from_utf8(value).map_err(|_| json::Defer)?;
-    let V::Obj(record) = json::parse(text)? else {
-        return Err(json::Defer);
-    };
+    let V::Obj(record) = json::parse(text)? else { return Err(json::Defer) };
     if missing(&record, &route.mandatory) {
         return Err(json::Defer);
     }
@@ -96,11 +90,7 @@ fn line(
 
     let mut out = Vec::with_capacity(value.len() * 2 + 512);
     out.extend_from_slice(b"{\"");
-    out.extend_from_slice(if route.deterministic_ids {
-        b"create"
-    } else {
-        b"index"
-    });
+    out.extend_from_slice(if route.deterministic_ids { b"create" } else { b"index" });
     out.extend_from_slice(b"\":{\"_index\":\"");
     out.extend_from_slice(route.index.as_bytes());
     if route.deterministic_ids {
@@ -127,9 +117,7 @@ fn line(
     write_str(&mut out, &route.producer);
     out.extend_from_slice(b",\"kafka\":{\"topic\":");
     write_str(&mut out, topic);
-    out.extend_from_slice(
-        format!(",\"partition\":{partition},\"offset\":{offset}}}}}\n").as_bytes(),
-    );
+    out.extend_from_slice(format!(",\"partition\":{partition},\"offset\":{offset}}}}}\n").as_bytes());
     Ok(out)
 }
 
@@ -169,10 +157,7 @@ fn billing_lines<'py>(
         event_original,
     };
     let raw: Vec<Option<Bound<'py, PyBytes>>> = values.extract()?;
-    let views: Vec<Option<&[u8]>> = raw
-        .iter()
-        .map(|v| v.as_ref().map(|b| b.as_bytes()))
-        .collect();
+    let views: Vec<Option<&[u8]>> = raw.iter().map(|v| v.as_ref().map(|b| b.as_bytes())).collect();
     let results: Vec<Option<(Vec<u8>, String)>> = py.detach(|| {
         views
             .iter()
