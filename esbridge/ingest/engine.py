@@ -1,10 +1,11 @@
 """Which code turns a batch of Kafka messages into bulk items: the compiled path or Python.
 
-`esbridge._native` (native/, Rust) covers billing, the stream that dominates ingest's CPU; it
-is called once per batch and hands back `None` for every message it cannot prove identical to
-the Python reference (every dead letter among them), which `to_item` then handles. Logs,
-access and poolinfo always run on Python. tests/unit/test_native_differential.py holds the two
-engines to byte-identical bulk lines.
+`esbridge._native` (native/, Rust) covers all four producers (billing, logs, access,
+poolinfo): one call per batch of one topic, handing back `None` for every message it cannot
+prove identical to the Python reference (every dead letter among them), which `to_item` then
+handles. Log lines whose own date must be read in a `log_timezone` other than UTC are among
+those deferred: zone rules stay in Python's zoneinfo. tests/unit/test_native_differential.py
+and tests/unit/test_native_producers.py hold the two engines to byte-identical bulk lines.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from esbridge.transforms import PARSERS
 
 log = logging.getLogger("esbridge.ingest")
 
-NATIVE_PARSERS = frozenset({"billing"})
-"""The producers' parsers the native engine implements; the others stay on Python."""
+NATIVE_PARSERS = frozenset({"billing", "logs", "access", "poolinfo"})
+"""The producers' parsers the native engine implements (`esbridge._native.<name>_lines`); the
+others stay on Python."""
+
+_NATIVE_NAMES = {PARSERS[name]: name for name in NATIVE_PARSERS}
 
 
 def native_module() -> ModuleType | None:
@@ -58,17 +62,17 @@ class Encoder:
             return [to_item(m, routes[m.topic], target, ingested) for m in messages]
         items: list[BulkItem | None] = [None] * len(messages)
         native_topics: dict[str, list[int]] = {}
-        billing = PARSERS["billing"]
         for i, message in enumerate(messages):
             route = routes[message.topic]
-            if route.parser is billing:
+            if route.parser in _NATIVE_NAMES:
                 native_topics.setdefault(message.topic, []).append(i)
             else:
                 items[i] = to_item(message, route, target, ingested)
         for topic, indices in native_topics.items():
             route = routes[topic]
             chosen = [messages[i] for i in indices]
-            results = billing_lines(self.native, chosen, topic, route, ingested)
+            name = _NATIVE_NAMES[route.parser]
+            results = native_lines(self.native, name, chosen, topic, route, ingested)
             for i, message, result in zip(indices, chosen, results, strict=True):
                 if result is None:
                     self.deferred += 1
@@ -101,6 +105,38 @@ def billing_lines(
         route.max_message_bytes,
         route.original_max_bytes,
         ingested,
+    )
+    return results
+
+
+def native_lines(
+    native: ModuleType,
+    parser: str,
+    messages: list[Message],
+    topic: str,
+    route: Route,
+    ingested: str,
+) -> list[tuple[bytes, str] | None]:
+    """`billing_lines`' counterpart for any parser in NATIVE_PARSERS: one call into
+    `esbridge._native.<parser>_lines` for a batch of one topic's messages. The others take
+    `log_timezone` too (its key; only logs uses it, and reads dates natively in UTC only)."""
+    if parser == "billing":
+        return billing_lines(native, messages, topic, route, ingested)
+    results: list[tuple[bytes, str] | None] = getattr(native, f"{parser}_lines")(
+        [m.value for m in messages],
+        [m.partition for m in messages],
+        [m.offset for m in messages],
+        topic,
+        route.producer,
+        route.index,
+        route.id_prefix,
+        route.deterministic_ids,
+        route.context.dcache_instance,
+        [list(path) for path in route.mandatory],
+        route.max_message_bytes,
+        route.original_max_bytes,
+        ingested,
+        route.context.log_timezone.key or "",
     )
     return results
 

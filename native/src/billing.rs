@@ -300,7 +300,7 @@ fn short_duration_ms(inner: &str, whole: &str, fraction: Option<&str>) -> Option
     text.parse().ok()
 }
 
-fn split_endpoint(endpoint: &str) -> Option<(&str, u64)> {
+pub fn split_endpoint(endpoint: &str) -> Option<(&str, u64)> {
     let (host, port) = if let Some(rest) = endpoint.strip_prefix('[') {
         rest.split_once("]:")?
     } else {

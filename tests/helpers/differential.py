@@ -1,13 +1,14 @@
-"""Native vs Python over the same billing messages: the first difference, named."""
+"""Native vs Python over the same messages of one producer: the first difference, named."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from esbridge.ingest.encode import BulkItem, DeadLetterTarget, Route, to_item
-from esbridge.ingest.engine import billing_lines, native_module
+from esbridge.ingest.engine import native_lines, native_module
 from esbridge.ingest.message import Message
 from esbridge.simulate import mix
 from esbridge.transforms import PARSERS, ParseContext
@@ -44,12 +45,43 @@ def billing_route(
     )
 
 
-def as_messages(values: Iterable[bytes | None]) -> list[Message]:
-    return [Message(TOPIC, offset % 3, offset, value) for offset, value in enumerate(values)]
+def producer_route(
+    parser: str,
+    *,
+    mandatory: tuple[tuple[str, ...], ...] = (),
+    instance: str | None = "example-site",
+    zone: str = "UTC",
+    deterministic_ids: bool = True,
+    max_message_bytes: int = 1024**2,
+    original_max_bytes: int = 16 * 1024,
+) -> Route:
+    """The route of `parser`'s producer (named after it), with examples/dcache.yml's limits."""
+    context = ParseContext(parser, log_timezone=ZoneInfo(zone), dcache_instance=instance)
+    return Route(
+        producer=parser,
+        index=f"dcache-{parser}",
+        parser=PARSERS[parser],
+        context=context,
+        mandatory=mandatory,
+        deterministic_ids=deterministic_ids,
+        max_message_bytes=max_message_bytes,
+        original_max_bytes=original_max_bytes,
+        id_prefix="AbCdEf12",
+    )
+
+
+def as_messages(values: Iterable[bytes | None], topic: str = TOPIC) -> list[Message]:
+    return [Message(topic, offset % 3, offset, value) for offset, value in enumerate(values)]
+
+
+def simulated(kind: str, count: int, seed: int, log_zone: str = "UTC") -> list[bytes]:
+    """`count` messages of the simulator's `kind` stream (its log dates written in `log_zone`)."""
+    stream = mix(count, seed=seed, start=SIM_START, kinds=(kind,), log_zone=log_zone)
+    return [m for _, m in stream]
 
 
 def simulated_billing(count: int, seed: int) -> list[bytes]:
-    return [m for _, m in mix(count, seed=seed, start=SIM_START, kinds=("billing",))]
+    return simulated("billing", count, seed)
 
 
 @dataclass
@@ -65,11 +97,12 @@ class Comparison:
         return self.differences[0] if self.differences else ""
 
 
-def compare(messages: list[Message], route: Route) -> Comparison:
+def compare(messages: list[Message], route: Route, parser: str = "billing") -> Comparison:
     """Every native line equals Python's; a `None` from native must be Python's to decide."""
     assert NATIVE is not None, NOT_BUILT
     result = Comparison()
-    native = billing_lines(NATIVE, messages, TOPIC, route, INGESTED)
+    topic = messages[0].topic if messages else TOPIC
+    native = native_lines(NATIVE, parser, messages, topic, route, INGESTED)
     for message, made in zip(messages, native, strict=True):
         python: BulkItem = to_item(message, route, TARGET, INGESTED)
         if made is None:
