@@ -30,7 +30,7 @@ def logs_lines(
     max_message_bytes: int,
     original_max_bytes: int,
     ingested: str,
-    log_timezone: str,
+    log_zone: tuple[int, int, list[int], list[int]],
 ) -> list[tuple[bytes, str] | None]: ...
 
 def access_lines(
@@ -47,7 +47,7 @@ def access_lines(
     max_message_bytes: int,
     original_max_bytes: int,
     ingested: str,
-    log_timezone: str,
+    log_zone: tuple[int, int, list[int], list[int]],
 ) -> list[tuple[bytes, str] | None]: ...
 
 def poolinfo_lines(
@@ -64,5 +64,5 @@ def poolinfo_lines(
     max_message_bytes: int,
     original_max_bytes: int,
     ingested: str,
-    log_timezone: str,
+    log_zone: tuple[int, int, list[int], list[int]],
 ) -> list[tuple[bytes, str] | None]: ...

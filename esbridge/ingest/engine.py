@@ -3,9 +3,10 @@
 `esbridge._native` (native/, Rust) covers all four producers (billing, logs, access,
 poolinfo): one call per batch of one topic, handing back `None` for every message it cannot
 prove identical to the Python reference (every dead letter among them), which `to_item` then
-handles. Log lines whose own date must be read in a `log_timezone` other than UTC are among
-those deferred: zone rules stay in Python's zoneinfo. tests/unit/test_native_differential.py
-and tests/unit/test_native_producers.py hold the two engines to byte-identical bulk lines.
+handles. A log line's own date is read in `log_timezone` through a table of that zone's
+offsets that zoneinfo itself makes (`log_zone_table`), so zone rules stay Python's; dates
+outside the table's years are among the deferred. tests/unit/test_native_differential.py and
+tests/unit/test_native_producers.py hold the two engines to byte-identical bulk lines.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
 from types import ModuleType
+from zoneinfo import ZoneInfo
 
 from esbridge.config import Config
 from esbridge.errors import EsbridgeError
@@ -26,6 +30,14 @@ log = logging.getLogger("esbridge.ingest")
 NATIVE_PARSERS = frozenset({"billing", "logs", "access", "poolinfo"})
 """The producers' parsers the native engine implements (`esbridge._native.<name>_lines`); the
 others stay on Python."""
+
+UTC_ZONES = frozenset({"UTC", "Etc/UTC"})
+"""`log_timezone`s that need no table: every wall time is its UTC time."""
+LOG_ZONE_YEARS = (1990, 2060)
+"""The local years `log_zone_table` covers (from the first, up to the second); a log line
+dated outside them is read by Python."""
+
+ZoneTable = tuple[int, int, list[int], list[int]]
 
 _NATIVE_NAMES = {PARSERS[name]: name for name in NATIVE_PARSERS}
 
@@ -119,7 +131,7 @@ def native_lines(
 ) -> list[tuple[bytes, str] | None]:
     """`billing_lines`' counterpart for any parser in NATIVE_PARSERS: one call into
     `esbridge._native.<parser>_lines` for a batch of one topic's messages. The others take
-    `log_timezone` too (its key; only logs uses it, and reads dates natively in UTC only)."""
+    `log_timezone`'s table too (only logs uses it)."""
     if parser == "billing":
         return billing_lines(native, messages, topic, route, ingested)
     results: list[tuple[bytes, str] | None] = getattr(native, f"{parser}_lines")(
@@ -136,9 +148,46 @@ def native_lines(
         route.max_message_bytes,
         route.original_max_bytes,
         ingested,
-        route.context.log_timezone.key or "",
+        log_zone_table(route.context.log_timezone),
     )
     return results
+
+
+@lru_cache(maxsize=16)
+def log_zone_table(zone: ZoneInfo) -> ZoneTable:
+    """`zone` as `parse_log_timestamp` reads a wall time (fold=0: a repeated hour as its first
+    occurrence, a skipped one with the offset before), for native/src/logs.rs: `(start, end,
+    walls, offsets)`, local seconds since 1970 with wall times in `[start, end)` at offset
+    `offsets[i]`, `i` the number of `walls` at or before it.
+
+    Made from zoneinfo's own UTC offsets, sampled every 6 hours across LOG_ZONE_YEARS and
+    bisected to the second where they change; zoneinfo's fold=0 wall time of a change is its
+    instant plus the larger of the two offsets. (~0.2 s once per zone.)
+    """
+    if zone.key in UTC_ZONES:
+        return (-(2**63), 2**63 - 1, [], [0])
+    epoch = datetime(1970, 1, 1)
+    start, end = (int((datetime(y, 1, 1) - epoch).total_seconds()) for y in LOG_ZONE_YEARS)
+
+    def offset(instant: int) -> int:
+        moment = datetime.fromtimestamp(instant, zone).utcoffset()
+        return int(moment.total_seconds()) if moment is not None else 0
+
+    step = 6 * 3600
+    instant = start - 2 * 86_400
+    offsets = [offset(instant)]
+    walls: list[int] = []
+    while instant < end + 2 * 86_400:
+        after = offset(instant + step)
+        if after != offsets[-1]:
+            low, high = instant, instant + step
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (middle, high) if offset(middle) == offsets[-1] else (low, middle)
+            walls.append(high + max(offsets[-1], after))
+            offsets.append(after)
+        instant += step
+    return (start, end, walls, offsets)
 
 
 def select_encoder(config: Config, native: ModuleType | None = None) -> Encoder:

@@ -241,11 +241,6 @@ fn batch<'py>(
     Ok(out)
 }
 
-/// The zones `logs_lines` reads a line's own date in; any other defers those lines.
-fn is_utc(zone: &str) -> bool {
-    matches!(zone, "UTC" | "Etc/UTC")
-}
-
 macro_rules! producer_lines {
     ($name:ident, $doc:expr, $what:literal) => {
         #[doc = concat!("For each message of one ", $what, " topic: `(bulk line, event.hash)`, or `None` where")]
@@ -253,7 +248,7 @@ macro_rules! producer_lines {
         #[pyfunction]
         #[pyo3(signature = (values, partitions, offsets, topic, producer, index, id_prefix,
             deterministic_ids, dcache_instance, mandatory, max_message_bytes, original_max_bytes,
-            ingested, log_timezone))]
+            ingested, log_zone))]
         #[allow(clippy::too_many_arguments)]
         fn $name<'py>(
             py: Python<'py>,
@@ -270,7 +265,7 @@ macro_rules! producer_lines {
             max_message_bytes: usize,
             original_max_bytes: usize,
             ingested: &str,
-            log_timezone: &str,
+            log_zone: (i64, i64, Vec<i64>, Vec<i64>),
         ) -> PyResult<Bound<'py, PyList>> {
             let route = Route {
                 producer,
@@ -283,8 +278,9 @@ macro_rules! producer_lines {
                 original_max_bytes,
             };
             let instance = route.dcache_instance.as_deref();
-            let utc = is_utc(log_timezone);
-            let document = parser(|record| ($doc)(record, instance, utc));
+            let (start, end, walls, zone_offsets) = log_zone;
+            let zone = logs::Zone { start, end, walls, offsets: zone_offsets };
+            let document = parser(|record| ($doc)(record, instance, &zone));
             batch(py, &document, &route, values, &partitions, &offsets, topic, ingested)
         }
     };
@@ -293,12 +289,12 @@ macro_rules! producer_lines {
 producer_lines!(logs_lines, logs::document, "logs");
 producer_lines!(
     access_lines,
-    |record, instance, _utc| access::document(record, instance),
+    |record, instance, _zone| access::document(record, instance),
     "access"
 );
 producer_lines!(
     poolinfo_lines,
-    |record, instance, _utc| poolinfo::document(record, instance),
+    |record, instance, _zone| poolinfo::document(record, instance),
     "poolinfo"
 );
 

@@ -1,13 +1,13 @@
 //! esbridge/transforms/logs.py, step for step: a dCache domain log line as Filebeat ships it.
 //!
-//! The layout regex is a hand-written scanner of the same grammar. A line whose own date must
-//! be read in a zone other than UTC (`log_timezone`), a pool-state line with non-ASCII text or
-//! control characters (where Python's Unicode `\s` would decide), and a Filebeat `@timestamp`
-//! outside dCache's ISO forms are `Defer`.
+//! The layout regex is a hand-written scanner of the same grammar. A line's own date is read in
+//! `log_timezone` through the table Python's zoneinfo made (`Zone`); a date outside the table's
+//! window, a pool-state line with non-ASCII text or control characters (where Python's Unicode
+//! `\s` would decide), and a Filebeat `@timestamp` outside dCache's ISO forms are `Defer`.
 
 use std::borrow::Cow;
 
-use crate::billing::iso_timestamp;
+use crate::billing::{civil_from_days, days_from_civil, iso_timestamp};
 use crate::json::{Defer, Obj, R, V};
 use crate::Parsed;
 
@@ -229,8 +229,31 @@ fn layout(line: &str) -> Option<Layout> {
     })
 }
 
-/// `parse_log_timestamp` in UTC: None where Python's `datetime` refuses the date.
-fn utc_log_timestamp([year, month, day, hour, minute, second]: [u32; 6]) -> Option<String> {
+/// `log_timezone` as zoneinfo reads a wall time with fold=0: the UTC offset (seconds) is
+/// `offsets[i]`, `i` the number of `walls` (local seconds since 1970) at or before it. Made by
+/// `esbridge.ingest.engine.log_zone_table`; wall times outside `[start, end)` are `Defer`.
+pub struct Zone {
+    pub start: i64,
+    pub end: i64,
+    pub walls: Vec<i64>,
+    pub offsets: Vec<i64>,
+}
+
+impl Zone {
+    fn utc(&self, local: i64) -> R<i64> {
+        if local < self.start || local >= self.end {
+            return Err(Defer);
+        }
+        let offset = self.offsets.get(self.walls.partition_point(|&w| w <= local)).ok_or(Defer)?;
+        Ok(local - offset)
+    }
+}
+
+/// `parse_log_timestamp`: Ok(None) where Python's `datetime` refuses the date.
+fn log_timestamp(
+    [year, month, day, hour, minute, second]: [u32; 6],
+    zone: &Zone,
+) -> R<Option<String>> {
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     let valid = year >= 1
@@ -238,12 +261,23 @@ fn utc_log_timestamp([year, month, day, hour, minute, second]: [u32; 6]) -> Opti
         && hour < 24
         && minute < 60
         && second < 60;
-    valid.then(|| format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.000Z"))
+    if !valid {
+        return Ok(None);
+    }
+    let days = days_from_civil(i64::from(year), i64::from(month), i64::from(day));
+    let local = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
+    let utc = zone.utc(local)?;
+    let (y, mo, d) = civil_from_days(utc.div_euclid(86_400));
+    let s = utc.rem_euclid(86_400);
+    if !(1..=9999).contains(&y) {
+        return Err(Defer);
+    }
+    let (h, mi, s) = (s / 3600, s / 60 % 60, s % 60);
+    Ok(Some(format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.000Z")))
 }
 
-/// `parse_logs(record, ctx)` without its envelope (the event goes last); `utc` says whether
-/// `log_timezone` is UTC, the only zone read here.
-pub fn document<'a>(record: &Obj<'a>, instance: Option<&str>, utc: bool) -> R<Parsed<'a>> {
+/// `parse_logs(record, ctx)` without its envelope (the event goes last).
+pub fn document<'a>(record: &Obj<'a>, instance: Option<&str>, zone: &Zone) -> R<Parsed<'a>> {
     let Some(V::Str(text)) = not_null(record, "message") else {
         return Err(Defer);
     };
@@ -279,8 +313,7 @@ pub fn document<'a>(record: &Obj<'a>, instance: Option<&str>, utc: bool) -> R<Pa
             doc.push("message", V::Str(text.clone()));
         }
         Some(found) => {
-            let timestamp = match utc_log_timestamp(found.date) {
-                Some(_) if !utc => return Err(Defer),
+            let timestamp = match log_timestamp(found.date, zone)? {
                 Some(timestamp) => timestamp,
                 None => filebeat_timestamp(record)?,
             };

@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
@@ -67,11 +69,58 @@ def test_every_sample_is_identical_and_none_is_deferred(parser: str) -> None:
     assert result.deferred_documents == []
 
 
-def test_log_dates_in_a_zone_other_than_utc_are_left_to_python() -> None:
-    result = assert_identical("logs", list(samples("logs")), zone="Europe/Berlin")
-    parsed = [v for v in samples("logs") if b'"message": "1' in v or b'"message":"1' in v]
-    assert len(result.deferred_documents) == len(parsed) > 0
-    assert result.native_lines == len(samples("logs")) - len(parsed)
+@pytest.mark.parametrize("zone", ["Etc/UTC", "Europe/Berlin"])
+def test_log_samples_read_in_another_zone_are_identical_and_native(zone: str) -> None:
+    result = assert_identical("logs", list(samples("logs")), zone=zone)
+    assert result.deferred_documents == []
+
+
+ZONES = [
+    "Europe/Berlin",
+    "Europe/Dublin",  # a negative DST in zoneinfo's data
+    "America/New_York",
+    "Australia/Lord_Howe",  # a 30-minute DST
+    "Asia/Kathmandu",  # +05:45
+    "Pacific/Apia",  # skipped 30 Dec 2011
+    "Antarctica/Troll",  # a 2-hour DST
+    "America/Sao_Paulo",  # DST abolished in 2019
+]
+
+
+def dated_log_lines(zone: str) -> list[bytes | None]:
+    """One log line every 10 minutes (and one a second near each turn) across each day on
+    which `zone`'s offset changes in a few years, one a month in 2026, and three dates outside
+    the table's years."""
+    tz = ZoneInfo(zone)
+    days: list[datetime] = []
+    for year in (1990, 2011, 2026, 2037, 2045, 2059):
+        day = datetime(year, 1, 1)
+        while day.year == year:
+            if (day + timedelta(days=1)).replace(tzinfo=tz).utcoffset() != day.replace(
+                tzinfo=tz
+            ).utcoffset():
+                days.append(day)
+            day += timedelta(days=1)
+    moments = [d + timedelta(minutes=10 * i) for d in days for i in range(2 * 24 * 6)]
+    moments += [
+        d + timedelta(hours=h, seconds=s) for d in days for h in (1, 2, 3) for s in (-1, 0, 1, 59)
+    ]
+    moments += [datetime(2026, month, 1, 12, 34, 56) for month in range(1, 13)]
+    moments += [datetime(1989, 12, 31, 23, 59, 59), datetime(2060, 1, 1), datetime(1, 1, 1)]
+    lines = []
+    for moment in moments:
+        date = f"{moment.day:02d} {moment:%b} {moment.year:04d} {moment:%H:%M:%S}"
+        event = {"@timestamp": "2026-10-14T07:00:00Z", "message": f"{date} (c) [] m"}
+        lines.append(orjson.dumps(event))
+    return lines
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_log_dates_around_every_offset_change_are_identical_in_every_zone(zone: str) -> None:
+    values = dated_log_lines(zone)
+    result = assert_identical("logs", values, zone=zone)
+    assert len(result.deferred_documents) == 3  # the three dates outside LOG_ZONE_YEARS
+    assert result.native_lines == len(values) - 3
 
 
 @pytest.mark.parametrize("parser", PRODUCERS)
@@ -83,9 +132,10 @@ def test_the_simulators_stream_is_identical(parser: str, seed: int, count: int) 
     assert result.native_lines == count, result.deferred_documents[:1]
 
 
-def test_the_simulators_berlin_log_stream_is_identical_where_native() -> None:
+def test_the_simulators_berlin_log_stream_is_identical_and_native() -> None:
     values: list[bytes | None] = list(simulated("logs", SIM_SHORT, 3, log_zone="Europe/Berlin"))
-    assert_identical("logs", values, zone="Europe/Berlin")
+    result = assert_identical("logs", values, zone="Europe/Berlin")
+    assert result.native_lines == SIM_SHORT, result.deferred_documents[:1]
 
 
 BAD_MESSAGES: list[tuple[str, dict[str, Any], list[bytes | None]]] = (
