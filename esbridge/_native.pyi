@@ -15,7 +15,6 @@ def billing_lines(
     original_max_bytes: int,
     ingested: str,
 ) -> list[tuple[bytes, str] | None]: ...
-
 def logs_lines(
     values: list[bytes | None],
     partitions: list[int],
@@ -32,7 +31,6 @@ def logs_lines(
     ingested: str,
     log_zone: tuple[int, int, list[int], list[int]],
 ) -> list[tuple[bytes, str] | None]: ...
-
 def access_lines(
     values: list[bytes | None],
     partitions: list[int],
@@ -49,7 +47,6 @@ def access_lines(
     ingested: str,
     log_zone: tuple[int, int, list[int], list[int]],
 ) -> list[tuple[bytes, str] | None]: ...
-
 def poolinfo_lines(
     values: list[bytes | None],
     partitions: list[int],

@@ -23,11 +23,11 @@ from esbridge.config import Config
 from esbridge.errors import EsbridgeError
 from esbridge.ingest.encode import BulkItem, DeadLetterTarget, Route, to_item
 from esbridge.ingest.message import Message
-from esbridge.transforms import PARSERS
+from esbridge.transforms import PARSERS, ParserName
 
 log = logging.getLogger("esbridge.ingest")
 
-NATIVE_PARSERS = frozenset({"billing", "logs", "access", "poolinfo"})
+NATIVE_PARSERS: frozenset[ParserName] = frozenset({"billing", "logs", "access", "poolinfo"})
 """The producers' parsers the native engine implements (`esbridge._native.<name>_lines`); the
 others stay on Python."""
 
