@@ -212,10 +212,7 @@ fn batch<'py>(
     ingested: &str,
 ) -> PyResult<Bound<'py, PyList>> {
     let raw: Vec<Option<Bound<'py, PyBytes>>> = values.extract()?;
-    let views: Vec<Option<&[u8]>> = raw
-        .iter()
-        .map(|v| v.as_ref().map(|b| b.as_bytes()))
-        .collect();
+    let views: Vec<Option<&[u8]>> = raw.iter().map(|v| v.as_ref().map(|b| b.as_bytes())).collect();
     let results: Vec<Option<(Vec<u8>, String)>> = py.detach(|| {
         views
             .iter()
@@ -223,11 +220,9 @@ fn batch<'py>(
             .map(|(value, (&partition, &offset))| {
                 let value = (*value)?;
                 let hash = digest(value);
-                line(
-                    route, document, topic, partition, offset, value, ingested, &hash,
-                )
-                .ok()
-                .map(|l| (l, hash))
+                line(route, document, topic, partition, offset, value, ingested, &hash)
+                    .ok()
+                    .map(|l| (l, hash))
             })
             .collect()
     });
@@ -243,8 +238,9 @@ fn batch<'py>(
 
 macro_rules! producer_lines {
     ($name:ident, $doc:expr, $what:literal) => {
-        #[doc = concat!("For each message of one ", $what, " topic: `(bulk line, event.hash)`, or `None` where")]
-        #[doc = "the Python path must decide (a dead letter, or a case not proven identical here)."]
+        #[doc = concat!("For each message of one ", $what, " topic: `(bulk line, event.hash)`,")]
+        #[doc = "or `None` where the Python path must decide (a dead letter, or a case not"]
+        #[doc = "proven identical here). `log_zone`: `engine.log_zone_table` (logs only)."]
         #[pyfunction]
         #[pyo3(signature = (values, partitions, offsets, topic, producer, index, id_prefix,
             deterministic_ids, dcache_instance, mandatory, max_message_bytes, original_max_bytes,
