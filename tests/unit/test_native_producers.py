@@ -19,11 +19,13 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from esbridge.ingest.engine import NATIVE_PARSERS
+from esbridge.ingest.engine import NATIVE_PARSERS, Encoder
 from esbridge.transforms import PARSERS
 from tests.helpers.differential import (
+    INGESTED,
     NATIVE,
     NOT_BUILT,
+    TARGET,
     Comparison,
     as_messages,
     compare,
@@ -296,3 +298,17 @@ def test_a_fuzz_corpus_of_mutated_real_messages_is_identical_or_deferred(parser:
     result = assert_identical(parser, corpus)
     assert result.native_lines > len(corpus) // 5  # the fuzz reaches the native path
     assert_identical(parser, corpus, original_max_bytes=64, deterministic_ids=False)
+
+
+def test_the_encoder_sends_every_producer_of_a_mixed_batch_through_its_native_function() -> None:
+    parsers = ["billing", *PRODUCERS]
+    routes = {f"dcache-{p}": producer_route(p, zone="Europe/Berlin") for p in parsers}
+    messages = [m for p in parsers for m in as_messages(samples(p), topic=f"dcache-{p}")]
+    rng = random.Random(4)
+    rng.shuffle(messages)
+    encoder = Encoder(NATIVE)
+    native = encoder.items(messages, routes, TARGET, INGESTED)
+    python = Encoder().items(messages, routes, TARGET, INGESTED)
+    assert [i.message for i in native] == messages
+    assert [i.line for i in native] == [i.line for i in python]
+    assert (encoder.native_items, encoder.deferred) == (len(messages), 0)
