@@ -129,7 +129,8 @@ def test_a_refused_login_gives_up_after_the_timeout_naming_brokers_and_mechanism
     message = str(caught.value)
     assert message == (
         "no Kafka broker of k1:9092,k2:9092 accepted the credentials (SASL_PLAINTEXT "
-        f"SCRAM-SHA-512 as user esbridge) for 60s: {reason}"
+        f"SCRAM-SHA-512 as user esbridge) for 60s: {reason}; "
+        "check kafka.sasl_username and kafka.sasl_password"
     )
     assert "hunter2" not in message + caplog.text
     assert caught.value.exit_code == 1
@@ -186,7 +187,8 @@ def test_a_client_that_gives_up_by_itself_gets_the_watchs_message() -> None:
 
     assert str(error) == (
         "no Kafka broker of k1:9092 answered (PLAINTEXT) for 5s: "
-        "KafkaTimeoutError: Unable to bootstrap from ['k1:9092']"
+        "KafkaTimeoutError: Unable to bootstrap from ['k1:9092']; "
+        "check kafka.bootstrap and that the brokers run"
     )
 
 
@@ -238,7 +240,9 @@ def test_a_broker_closing_the_connection_is_not_called_unreachable() -> None:
     assert message == (
         "no Kafka broker of k1:9092,k2:9092 let esbridge in (SASL_PLAINTEXT SCRAM-SHA-512 as "
         "user esbridge; each closed the connection, as brokers do on a wrong password or "
-        "protocol) for 60s: KafkaConnectionError: socket disconnected"
+        "protocol) for 60s: KafkaConnectionError: socket disconnected; check "
+        "kafka.security_protocol, kafka.sasl_mechanism, kafka.sasl_username and "
+        "kafka.sasl_password"
     )
     assert watch.kind == "unreachable"  # then it went away: the latest of equal rank wins
 
