@@ -84,6 +84,23 @@ def test_the_filter_thins_out_client_lines_that_differ_only_in_numbers() -> None
     assert summary.getMessage().startswith("127.0.0.1:9092/bootstrap: Connect failed")
 
 
+def test_a_burst_of_different_client_lines_is_cut_to_the_budget_and_counted() -> None:
+    """A broker going away: kafka-python logs about ten different complaints at once."""
+    clock = FakeClock()
+    repeat = RepeatFilter(30.0, clock=clock, burst=3)
+    complaints = [f"complaint {name}" for name in "abcdefghijk"]
+
+    passed = [repeat.filter(record("kafka.net.connection", text)) for text in complaints]
+    ours = repeat.filter(record("esbridge.source", "no Kafka broker of k1:9092 answered"))
+    clock.advance(30)
+    later = record("kafka.coordinator", "heartbeat failed")
+
+    assert passed == [True] * 3 + [False] * 8
+    assert ours, "esbridge's own line about Kafka is not a client line"
+    assert repeat.filter(later)
+    assert later.getMessage() == "heartbeat failed (8 other Kafka client lines held back)"
+
+
 def test_the_filter_leaves_other_loggers_and_info_lines_alone() -> None:
     repeat = RepeatFilter(30.0, clock=FakeClock())
 
