@@ -8,14 +8,16 @@ The endpoints are real: the session's Kafka, its SASL/SCRAM broker (`sasl_kafka`
 cannot run here: the stand-in of tests/helpers/dcache_frontend.py answers over HTTPS with
 Basic login as the frontend does (401 for a wrong password).
 
-Not covered: a wrong CA on Kafka. The stack's broker listens on PLAINTEXT and SASL_PLAINTEXT
-only; a TLS listener (keystores, `stack up` options) is not built, so no Kafka cell has a CA.
+A wrong CA on Kafka runs against a broker of this module's own with an SSL listener
+(`esbridge.stack.kafka.TlsListener`, a certificate made with openssl; `stack up` has no option
+for it), started once for the module.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +27,8 @@ import pytest
 from kafka import KafkaProducer
 
 from esbridge.simulate.streams import generate
+from esbridge.stack import process
+from esbridge.stack.kafka import KafkaNode, TlsListener
 from esbridge.stack.process import free_port
 from tests.conftest import SaslKafka
 from tests.helpers.dcache_frontend import (
@@ -214,6 +218,53 @@ def test_a_command_kafka_refuses_to_log_in_says_which_credentials_in_one_line(
 
     output = assert_one_clear_line(result, sasl_kafka.bootstrap, "kafka.sasl_")
     assert sasl_kafka.password not in output
+
+
+@pytest.fixture(scope="module")
+def tls_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaNode]:
+    """A broker with an SSL listener whose self-signed certificate only it trusts."""
+    folder = tmp_path_factory.mktemp("tls-kafka")
+    certificate, key = make_certificate(folder, "kafka")
+    tls = TlsListener(process.free_port(), certificate, key)
+    node = KafkaNode(folder / "node", process.free_port(), process.free_port(), tls=tls)
+    pid = node.start()
+    try:
+        node.wait_healthy(pid, time.monotonic() + 120)
+        yield node
+    finally:
+        process.stop_group(node.pid() or pid)
+
+
+def tls_config(site: Site, node: KafkaNode, ca: Path | str, backend: str, directory: Path) -> Path:
+    assert node.tls is not None
+    kafka = f"  bootstrap: {node.tls.bootstrap}\n  security_protocol: SSL\n  ssl_cafile: {ca}"
+    return with_kafka(site, kafka, backend, directory, "tls")
+
+
+def test_the_tls_listener_is_reached_with_the_ca_that_signed_it(
+    streaming: Streaming, tls_kafka: KafkaNode, tmp_path: Path
+) -> None:
+    """The control of the wrong-CA cells: the same settings with the right CA work."""
+    assert tls_kafka.tls is not None
+    config = tls_config(
+        streaming.site, tls_kafka, tls_kafka.tls.certificate, "kafka-python", tmp_path
+    )
+
+    result = run(config, KAFKA_COMMANDS["simulate"])
+
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize(("command", "backend"), KAFKA_CELLS)
+def test_a_command_that_does_not_trust_kafkas_certificate_says_which_ca_to_check(
+    command: str, backend: str, streaming: Streaming, tls_kafka: KafkaNode, tmp_path: Path
+) -> None:
+    assert tls_kafka.tls is not None
+    config = tls_config(streaming.site, tls_kafka, OTHER_CA, backend, tmp_path)
+
+    result = run(config, KAFKA_COMMANDS[command])
+
+    assert_one_clear_line(result, tls_kafka.tls.bootstrap, "kafka.ssl_cafile")
 
 
 @pytest.mark.parametrize("failure", ES_FAILURES)

@@ -240,6 +240,8 @@ def test_kafka_python_failures_are_read_off_its_log_records() -> None:
 
     assert watch.kind == "login" and watch.reason == str(refused)
     assert failure_kind(KafkaConnectionError("111 ECONNREFUSED")) == "unreachable"
+    untrusted = "Handshake failed: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"
+    assert failure_kind(KafkaConnectionError(untrusted)) == "tls"
     assert failure_kind(KafkaTimeoutError("Unable to bootstrap")) is None  # a consequence
 
 
