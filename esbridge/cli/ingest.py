@@ -67,7 +67,7 @@ def ingest(
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         stop.set()
         for pipeline in running:
-            pipeline.stop.set()
+            pipeline.request_stop()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
@@ -108,7 +108,7 @@ def run_ingest(
         pipeline = open_pipeline(config, cluster, limits, metrics, counters)
         running.append(pipeline)
         if stop.is_set():
-            pipeline.stop.set()
+            pipeline.request_stop()
         code = pipeline.run()
     if code != 0:
         metrics.progress.failure = f"ingest stopped with exit code {code}"

@@ -131,7 +131,7 @@ def test_ingest_turns_unhealthy_when_nothing_is_committed_while_messages_wait(
     assert sample(stalled, "esbridge_committed_offset", **where) == 5
     assert total(stalled, "esbridge_retries_total") >= 1
     assert sample(stalled, "esbridge_healthy") == 0
-    # A stop that cannot settle what is in flight says so and exits 1 (ingest/pipeline.py).
-    assert code == 1, output[-3000:]
+    # SIGTERM during the outage is a clean stop: it says what stays uncommitted and exits 0.
+    assert code == 0, output[-3000:]
     assert "did not settle everything within 2s" in output
     assert committed == 5, "what was not indexed stays uncommitted, for the next run"

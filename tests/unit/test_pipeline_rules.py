@@ -170,6 +170,19 @@ def test_shutdown_with_unsettled_batches_commits_nothing_of_them_and_fails(
     assert source.commits == []
 
 
+def test_a_requested_stop_with_unsettled_batches_commits_nothing_of_them_and_exits_0(
+    config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    source, sender = FakeSource(billing_messages(10)), FakeSender()
+    run, _ = pipeline(config, source, sender)
+    source.after_poll = lambda polls: run.request_stop() if polls == 1 else None
+
+    with caplog.at_level(logging.WARNING, logger="esbridge.ingest"):
+        assert run.run() == 0
+    assert source.commits == []
+    assert "will be read again on the next start" in caplog.text
+
+
 TOPIC_ID = "TcrDvD7tT8igYIV2buFa-g"
 
 
