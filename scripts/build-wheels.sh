@@ -34,14 +34,16 @@ for arch in $ARCHES; do
   rm -f "$OUT"/esbridge-"$version"-*"_$arch".whl
   env CARGO_BUILD_TARGET="$triple" "$linker_var=$ROOT/scripts/zig-linker.sh" \
     ESBRIDGE_ZIG_TARGET="$arch-linux-gnu.2.17" \
-    "$VENV/bin/python" -m pip wheel --no-deps --quiet -w "$work/$arch" \
-    -C--build-option=--plat-name="linux_$arch" "$sdist"
+    "$VENV/bin/python" -m pip wheel --no-deps --verbose -w "$work/$arch" \
+    -C--build-option=--plat-name="linux_$arch" "$sdist" >"$work/$arch.log" 2>&1 \
+    || { tail -n 60 "$work/$arch.log" >&2; exit 1; }
   wheel="$(echo "$work/$arch"/esbridge-*.whl)"
   # native/ is optional to setuptools-rust, so a failed cargo build still makes a wheel: refuse
   # one without the extension rather than ship the Python fallback under a platform tag.
   if ! "$VENV/bin/python" -c 'import sys, zipfile
 sys.exit("esbridge/_native.abi3.so" not in zipfile.ZipFile(sys.argv[1]).namelist())' "$wheel"; then
-    echo "build-wheels: $arch: esbridge/_native.abi3.so missing from $(basename "$wheel") (cargo failed; see above)" >&2
+    grep -E '^ *(error|= note)|build_rust: optional' "$work/$arch.log" | head -n 20 >&2 || true
+    echo "build-wheels: $arch: esbridge/_native.abi3.so missing from $(basename "$wheel") (cargo failed)" >&2
     exit 1
   fi
   # repair refuses a wheel whose symbols are newer than the policy asked for. --plat names only

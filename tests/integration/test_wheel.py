@@ -261,15 +261,20 @@ def test_the_installed_wheel_imports_its_native_extension_outside_the_checkout(
     assert Path(found).is_relative_to(installed.parent.parent)
 
 
-def test_a_build_without_cargo_installs_the_pure_python_esbridge(tmp_path: Path) -> None:
-    """setuptools-rust's optional extension: no Rust toolchain on PATH, still a working install."""
+def test_the_sdist_without_cargo_installs_the_pure_python_esbridge(
+    dist: Path, tmp_path: Path
+) -> None:
+    """`pip install esbridge` from source where no Rust toolchain is on PATH: setuptools-rust
+    skips the optional extension and esbridge still installs and runs. (The sdist, not the
+    checkout: a checkout's build/ may hold an extension an earlier build left there.)"""
     no_rust = os.pathsep.join(
         d for d in os.environ["PATH"].split(os.pathsep) if not (Path(d) / "cargo").exists()
     )
     env = {k: v for k, v in _outside_env(PATH=no_rust).items() if k not in ("CARGO", "RUSTC")}
     assert shutil.which("cargo", path=no_rust) is None
+    sdist = dist / f"esbridge-{__version__}.tar.gz"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", "dist", str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", "dist", str(sdist)],
         check=True,
         cwd=tmp_path,
         env=env,
