@@ -14,5 +14,11 @@ if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ] ||
   "$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]"
   touch "$stamp"
 fi
+# scripts/build-wheels.sh cross-builds the aarch64 wheel: rustup has to have its standard library.
+if command -v rustup >/dev/null 2>&1 \
+  && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+  rustup target add aarch64-unknown-linux-gnu \
+    || echo "bootstrap: rustup target add aarch64-unknown-linux-gnu failed; the aarch64 wheel will not build" >&2
+fi
 export PATH="$VENV/bin:$PATH"
 cd "$ROOT"
