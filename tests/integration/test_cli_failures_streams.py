@@ -60,12 +60,15 @@ KAFKA_COMMANDS = {
     "poll": ["poll", "--once"],
     "react": ["react", "--idle-exit", "2"],
     "archive": ["archive", "--idle-exit", "2"],
+    "ingest": ["ingest", "--idle-exit", "2"],
 }
 KAFKA_CELLS = [
     ("simulate", "kafka-python"),  # simulate always produces with kafka-python
     *((command, backend) for command in ("poll", "react", "archive")
       for backend in ("kafka-python", "confluent")),
 ]  # fmt: skip
+# ingest's closed-port and wrong-password cells are in test_ingest_kafka_auth.py.
+TLS_CELLS = [*KAFKA_CELLS, ("ingest", "kafka-python"), ("ingest", "confluent")]
 ES_COMMANDS = {
     "react": ["react", "--idle-exit", "2"],
     "replay": [
@@ -255,7 +258,7 @@ def test_the_tls_listener_is_reached_with_the_ca_that_signed_it(
     assert result.returncode == 0, result.stderr[-3000:]
 
 
-@pytest.mark.parametrize(("command", "backend"), KAFKA_CELLS)
+@pytest.mark.parametrize(("command", "backend"), TLS_CELLS)
 def test_a_command_that_does_not_trust_kafkas_certificate_says_which_ca_to_check(
     command: str, backend: str, streaming: Streaming, tls_kafka: KafkaNode, tmp_path: Path
 ) -> None:
