@@ -499,9 +499,8 @@ def measure_esbridge(
     sample, start = CpuSample.take(servers), time.monotonic()
     with log_path.open("wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-    first_doc, done, committed = wait_for_commit(
-        where, index_set, expected, process.pid, label, start
-    )
+    progress = wait_for_commit(where, index_set, expected, process.pid, label, start)
+    first_doc, done, committed = progress.first_commit, progress.done, progress.committed
     cluster.refresh(index_set.alias)
     if done is not None:
         done = time.monotonic() - start
@@ -517,6 +516,8 @@ def measure_esbridge(
     check_complete(cluster, index_set, expected)
     result = Measurement(label, expected, done, client_cpu, cpu)
     result.extra["seconds_to_first_commit"] = round(first_doc, 1)
+    steady = (client_cpu - progress.cpu_at_first) / max(1, expected - progress.offset_at_first)
+    result.extra["client_cpu_us_per_message_after_first_commit"] = round(steady * 1e6, 1)
     result.extra["engine_log"] = engine_line(log_path)
     if not result.extra["engine_log"].startswith(f"{engine} for"):
         raise RuntimeError(
@@ -529,11 +530,25 @@ def measure_esbridge(
     return result
 
 
+@dataclass
+class Progress:
+    """How an esbridge phase went, as seen from its consumer group's committed offset."""
+
+    first_commit: float = 0.0
+    """Seconds from the start to the first commit."""
+    done: float | None = None
+    """Seconds to the last commit (None: not reached)."""
+    committed: int = 0
+    offset_at_first: int = 0
+    cpu_at_first: float = 0.0
+    """The process's CPU seconds when the first commit was seen: start-up, joining the group
+    and the first batch; what it spends after that, per message, is its steady cost."""
+
+
 def wait_for_commit(
     where: Endpoints, index_set: IndexSet, expected: int, pid: int, label: str, start: float
-) -> tuple[float, float | None, int]:
-    """Polls the group's committed offset until `expected` (or `pid` exits, or the timeout):
-    seconds to the first commit, to all (None if not reached) and the last committed offset.
+) -> Progress:
+    """Polls the group's committed offset until `expected` (or `pid` exits, or the timeout).
 
     Kafka is asked, not Elasticsearch: a search every half second would keep the shard
     search-active, so it would refresh every second during this phase only, and the raw phase
@@ -543,18 +558,21 @@ def wait_for_commit(
         {"bootstrap.servers": where.bootstrap, "group.id": index_set.config.kafka.group_id}
     )
     partition = TopicPartition(index_set.config.producers[0].topics[0], 0)
-    last_report, first_commit = start, 0.0
+    last_report, progress = start, Progress()
     try:
         while True:
             time.sleep(COMMIT_POLL)
             committed = max(0, watcher.committed([partition], timeout=10)[0].offset)
             now = time.monotonic()
-            if committed and not first_commit:
-                first_commit = now - start
+            progress.committed = committed
+            if committed and not progress.first_commit:
+                progress.first_commit = now - start
+                progress.offset_at_first, progress.cpu_at_first = committed, process_cpu(pid)
             if committed >= expected:
-                return first_commit, now - start, committed
+                progress.done = now - start
+                return progress
             if process_gone(pid) or now - start > ESBRIDGE_TIMEOUT:
-                return first_commit, None, committed
+                return progress
             if now - last_report >= PROGRESS_EVERY:
                 last_report = now
                 log(f"[{label}] {committed:,} committed after {now - start:.0f} s")
@@ -953,6 +971,9 @@ def phase_figures(m: Measurement, ceiling: Measurement) -> dict[str, Any]:
         "docs_per_s": round(m.docs_per_s),
         "cpu_s_per_million": round(m.cpu_s_per_million, 1),
         "client_cpu_us_per_message": round(m.cpu_s_per_million, 1),
+        "client_cpu_us_per_message_after_first_commit": m.extra.get(
+            "client_cpu_us_per_message_after_first_commit"
+        ),
         "es_cpu_us_per_doc": es_cpu_us_per_doc(m),
         "seconds": round(m.seconds, 2),
     }
@@ -1117,8 +1138,9 @@ def table(results: Results, data: dict[str, Any]) -> str:
             for backend, each in figures["by_backend"].items():
                 lines.append(
                     f"[{layout}] esbridge ({engine}, {backend}) / raw: {each['ratio']:.3f}; "
-                    f"{each['client_cpu_us_per_message']} client CPU-µs per message, "
-                    f"{each['es_cpu_us_per_doc']} Elasticsearch CPU-µs per document"
+                    f"{each['client_cpu_us_per_message']} client CPU-µs per message "
+                    f"({each['client_cpu_us_per_message_after_first_commit']} after the first "
+                    f"commit), {each['es_cpu_us_per_doc']} Elasticsearch CPU-µs per document"
                 )
     for peer, layouts in data["peers"].items():
         for layout, figures in layouts.items():

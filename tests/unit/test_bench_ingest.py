@@ -39,7 +39,13 @@ def results(engines: tuple[str, ...] = ("native", "python")) -> Any:
         )
         made.esbridge[layout] = {
             engine: {
-                "confluent": measurement(f"{engine} [{layout}]", ceiling * share, cost, 150),
+                "confluent": measurement(
+                    f"{engine} [{layout}]",
+                    ceiling * share,
+                    cost,
+                    150,
+                    client_cpu_us_per_message_after_first_commit=cost - 2,
+                ),
             }
             for engine, share, cost in (("native", 0.96, 14), ("python", 0.8, 60))
             if engine in engines
@@ -78,6 +84,7 @@ def test_by_engine_holds_every_engine_in_every_layout_against_that_layouts_ceili
     assert python_shared["docs_per_s"] == 8_000
     assert python_shared["cpu_s_per_million"] == 60.0
     assert python_shared["es_cpu_us_per_doc"] == 150.0
+    assert python_shared["client_cpu_us_per_message_after_first_commit"] == 58
     assert python_shared["backend"] == "confluent"
     assert set(python_shared["by_backend"]) == {"confluent"}
 
