@@ -23,6 +23,9 @@ BATCH_BYTES = "10m"
 """Bytes per bulk request at most: esbridge's `ingest.batch_max_bytes` default."""
 WORKERS = 2
 """Bulk requests in flight: esbridge's `ingest.max_in_flight` default."""
+QUEUE_SIZE = 1_000_000
+"""Messages the action queue holds: a full queue makes rsyslog drop messages after its enqueue
+timeout, so it is larger than any run (a linked list takes memory only as it fills)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ ruleset(name="toes") {{
   action(type="omelasticsearch" server="{self.es_host}" serverport="{self.es_port}"
          searchIndex="{self.index}" esVersion.major="8" template="raw"
          bulkmode="on" maxbytes="{BATCH_BYTES}" errorFile="{self.error_path}"
-         queue.type="linkedList" queue.size="200000" queue.dequeueBatchSize="{BATCH_DOCS}"
+         queue.type="linkedList" queue.size="{QUEUE_SIZE}" queue.dequeueBatchSize="{BATCH_DOCS}"
          queue.workerThreads="{WORKERS}" action.resumeRetryCount="-1")
 }}
 """
