@@ -7,7 +7,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 stamp="$VENV/.esbridge-installed"
-if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
+# The editable install builds esbridge._native once; a change under native/ needs a rebuild too.
+if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ] ||
+  [ -n "$(find "$ROOT/native/src" "$ROOT/native/Cargo.toml" -newer "$stamp" 2>/dev/null | head -1)" ]; then
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
   "$VENV/bin/python" -m pip install --quiet -e "$ROOT[dev]"
   touch "$stamp"

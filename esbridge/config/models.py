@@ -188,6 +188,18 @@ class ElasticsearchConfig(_Section):
         return self
 
 
+EVENT_ORIGINAL_BY_PARSER: dict[str, bool] = {
+    "billing": False,
+    "poolinfo": False,
+    "logs": True,
+    "access": True,
+}
+"""`event.original` by default: kept where operators read the original line in Kibana (logs,
+access); off for billing and poolinfo, whose raw messages `esbridge archive` keeps and whose
+copy doubles the document and costs Elasticsearch ~35% more CPU per document
+(docs/benchmarks.md)."""
+
+
 class ProducerConfig(_Section):
     """One stream: the topics it reads, how records are parsed, and the index they land in."""
 
@@ -204,6 +216,15 @@ class ProducerConfig(_Section):
     shards: Annotated[int, Field(ge=1)] = 1
     replicas: Annotated[int, Field(ge=0)] = 0
     total_fields_limit: Annotated[int, Field(ge=1)] = 1000
+    event_original: bool | None = None
+    """Whether documents carry the raw message as `event.original`; unset: the parser's
+    default (`EVENT_ORIGINAL_BY_PARSER`)."""
+
+    @property
+    def keeps_original(self) -> bool:
+        if self.event_original is None:
+            return EVENT_ORIGINAL_BY_PARSER[self.parser]
+        return self.event_original
 
 
 class DeadletterConfig(_Section):

@@ -39,6 +39,9 @@ class Route:
     cluster reports no topic id."""
     require_alias: bool = True
     """Whether `index` must be a write alias (always for ingest; see `action_line`)."""
+    event_original: bool = True
+    """Whether documents carry the raw message as `event.original` (`producers[].event_original`;
+    billing and poolinfo leave it out by default)."""
 
 
 @dataclass(frozen=True)
@@ -124,15 +127,16 @@ def missing_fields(record: dict[str, Any], mandatory: tuple[tuple[str, ...], ...
 def envelope(
     doc: dict[str, Any], message: Message, route: Route, ingested: str, digest: str
 ) -> None:
-    """Provenance and the original text: added here so every producer carries them alike."""
+    """Provenance and the original text (where the producer keeps it): added here so every
+    producer carries them alike."""
     raw = message.value or b""
     event = doc.get("event")
     if not isinstance(event, dict):
         event = doc["event"] = {}
-    if len(raw) > route.original_max_bytes:
+    if route.event_original and len(raw) > route.original_max_bytes:
         event["original"] = raw[: route.original_max_bytes].decode("utf-8", errors="ignore")
         event["truncated"] = True
-    else:
+    elif route.event_original:
         event["original"] = raw.decode("utf-8")
     event["ingested"] = ingested
     event["hash"] = digest

@@ -1,10 +1,12 @@
 """Which code turns a batch of Kafka messages into bulk items: the compiled path or Python.
 
-`esbridge._native` (native/, Rust) covers billing, the stream that dominates ingest's CPU; it
-is called once per batch and hands back `None` for every message it cannot prove identical to
-the Python reference (every dead letter among them), which `to_item` then handles. Logs,
-access and poolinfo always run on Python. tests/unit/test_native_differential.py holds the two
-engines to byte-identical bulk lines.
+`esbridge._native` (native/, Rust) covers all four producers (billing, logs, access,
+poolinfo): one call per batch of one topic, handing back `None` for every message it cannot
+prove identical to the Python reference (every dead letter among them), which `to_item` then
+handles. A log line's own date is read in `log_timezone` through a table of that zone's
+offsets that zoneinfo itself makes (`log_zone_table`), so zone rules stay Python's; dates
+outside the table's years are among the deferred. tests/unit/test_native_differential.py and
+tests/unit/test_native_producers.py hold the two engines to byte-identical bulk lines.
 """
 
 from __future__ import annotations
@@ -12,18 +14,32 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
 from types import ModuleType
+from zoneinfo import ZoneInfo
 
 from esbridge.config import Config
 from esbridge.errors import EsbridgeError
 from esbridge.ingest.encode import BulkItem, DeadLetterTarget, Route, to_item
 from esbridge.ingest.message import Message
-from esbridge.transforms import PARSERS
+from esbridge.transforms import PARSERS, ParserName
 
 log = logging.getLogger("esbridge.ingest")
 
-NATIVE_PARSERS = frozenset({"billing"})
-"""The producers' parsers the native engine implements; the others stay on Python."""
+NATIVE_PARSERS: frozenset[ParserName] = frozenset({"billing", "logs", "access", "poolinfo"})
+"""The producers' parsers the native engine implements (`esbridge._native.<name>_lines`); the
+others stay on Python."""
+
+UTC_ZONES = frozenset({"UTC", "Etc/UTC"})
+"""`log_timezone`s that need no table: every wall time is its UTC time."""
+LOG_ZONE_YEARS = (1990, 2060)
+"""The local years `log_zone_table` covers (from the first, up to the second); a log line
+dated outside them is read by Python."""
+
+ZoneTable = tuple[int, int, list[int], list[int]]
+
+_NATIVE_NAMES = {PARSERS[name]: name for name in NATIVE_PARSERS}
 
 
 def native_module() -> ModuleType | None:
@@ -58,17 +74,17 @@ class Encoder:
             return [to_item(m, routes[m.topic], target, ingested) for m in messages]
         items: list[BulkItem | None] = [None] * len(messages)
         native_topics: dict[str, list[int]] = {}
-        billing = PARSERS["billing"]
         for i, message in enumerate(messages):
             route = routes[message.topic]
-            if route.parser is billing:
+            if route.parser in _NATIVE_NAMES:
                 native_topics.setdefault(message.topic, []).append(i)
             else:
                 items[i] = to_item(message, route, target, ingested)
         for topic, indices in native_topics.items():
             route = routes[topic]
             chosen = [messages[i] for i in indices]
-            results = billing_lines(self.native, chosen, topic, route, ingested)
+            name = _NATIVE_NAMES[route.parser]
+            results = native_lines(self.native, name, chosen, topic, route, ingested)
             for i, message, result in zip(indices, chosen, results, strict=True):
                 if result is None:
                     self.deferred += 1
@@ -101,8 +117,79 @@ def billing_lines(
         route.max_message_bytes,
         route.original_max_bytes,
         ingested,
+        route.event_original,
     )
     return results
+
+
+def native_lines(
+    native: ModuleType,
+    parser: str,
+    messages: list[Message],
+    topic: str,
+    route: Route,
+    ingested: str,
+) -> list[tuple[bytes, str] | None]:
+    """`billing_lines`' counterpart for any parser in NATIVE_PARSERS: one call into
+    `esbridge._native.<parser>_lines` for a batch of one topic's messages. The others take
+    `log_timezone`'s table too (only logs uses it)."""
+    if parser == "billing":
+        return billing_lines(native, messages, topic, route, ingested)
+    results: list[tuple[bytes, str] | None] = getattr(native, f"{parser}_lines")(
+        [m.value for m in messages],
+        [m.partition for m in messages],
+        [m.offset for m in messages],
+        topic,
+        route.producer,
+        route.index,
+        route.id_prefix,
+        route.deterministic_ids,
+        route.context.dcache_instance,
+        [list(path) for path in route.mandatory],
+        route.max_message_bytes,
+        route.original_max_bytes,
+        ingested,
+        log_zone_table(route.context.log_timezone),
+        route.event_original,
+    )
+    return results
+
+
+@lru_cache(maxsize=16)
+def log_zone_table(zone: ZoneInfo) -> ZoneTable:
+    """`zone` as `parse_log_timestamp` reads a wall time (fold=0: a repeated hour as its first
+    occurrence, a skipped one with the offset before), for native/src/logs.rs: `(start, end,
+    walls, offsets)`, local seconds since 1970 with wall times in `[start, end)` at offset
+    `offsets[i]`, `i` the number of `walls` at or before it.
+
+    Made from zoneinfo's own UTC offsets, sampled every 6 hours across LOG_ZONE_YEARS and
+    bisected to the second where they change; zoneinfo's fold=0 wall time of a change is its
+    instant plus the larger of the two offsets. (~0.2 s once per zone.)
+    """
+    if zone.key in UTC_ZONES:
+        return (-(2**63), 2**63 - 1, [], [0])
+    epoch = datetime(1970, 1, 1)
+    start, end = (int((datetime(y, 1, 1) - epoch).total_seconds()) for y in LOG_ZONE_YEARS)
+
+    def offset(instant: int) -> int:
+        moment = datetime.fromtimestamp(instant, zone).utcoffset()
+        return int(moment.total_seconds()) if moment is not None else 0
+
+    step = 6 * 3600
+    instant = start - 2 * 86_400
+    offsets = [offset(instant)]
+    walls: list[int] = []
+    while instant < end + 2 * 86_400:
+        after = offset(instant + step)
+        if after != offsets[-1]:
+            low, high = instant, instant + step
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (middle, high) if offset(middle) == offsets[-1] else (low, middle)
+            walls.append(high + max(offsets[-1], after))
+            offsets.append(after)
+        instant += step
+    return (start, end, walls, offsets)
 
 
 def select_encoder(config: Config, native: ModuleType | None = None) -> Encoder:

@@ -65,6 +65,7 @@ def build_routes(config: Config) -> dict[str, Route]:
             max_message_bytes=config.ingest.max_message_bytes,
             original_max_bytes=config.ingest.original_max_bytes,
             id_prefix="",
+            event_original=producer.keeps_original,
         )
         routes.update({topic: replace(route, id_prefix=topic) for topic in producer.topics})
     return routes

@@ -150,7 +150,7 @@ fn digits(text: &[u8]) -> R<u32> {
     Ok(text.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
 }
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -159,7 +159,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -300,7 +300,7 @@ fn short_duration_ms(inner: &str, whole: &str, fraction: Option<&str>) -> Option
     text.parse().ok()
 }
 
-fn split_endpoint(endpoint: &str) -> Option<(&str, u64)> {
+pub fn split_endpoint(endpoint: &str) -> Option<(&str, u64)> {
     let (host, port) = if let Some(rest) = endpoint.strip_prefix('[') {
         rest.split_once("]:")?
     } else {

@@ -1,12 +1,15 @@
-//! `esbridge._native`: billing messages -> bulk lines, one call per batch of Kafka messages.
+//! `esbridge._native`: Kafka messages -> bulk lines, one call per batch of one topic.
 //!
-//! The output of `billing_lines` is byte-identical to `esbridge.ingest.encode.to_item` with
-//! `parse_billing` (tests/unit/test_native_differential.py). A message it cannot prove
-//! identical (every future dead letter among them) comes back as `None`, and the caller runs
-//! the Python reference on it.
+//! `<parser>_lines` (billing, logs, access, poolinfo) is byte-identical to
+//! `esbridge.ingest.encode.to_item` with that Python parser (tests/unit/test_native_*.py). A
+//! message it cannot prove identical (every future dead letter among them) comes back as
+//! `None`, and the caller runs the Python reference on it.
 
+mod access;
 mod billing;
 mod json;
+mod logs;
+mod poolinfo;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -22,6 +25,8 @@ struct Route {
     mandatory: Vec<Vec<String>>,
     max_message_bytes: usize,
     original_max_bytes: usize,
+    /// `producers[].event_original`: without it no `original`/`truncated` keys.
+    event_original: bool,
 }
 
 fn digest(value: &[u8]) -> String {
@@ -58,8 +63,28 @@ fn original(raw: &str, cap: usize) -> (&str, bool) {
     (&raw[..end], true)
 }
 
+/// A producer's document without its envelope: the document, its `event` object, and the
+/// position in the document where `event` goes (where the parser put it, or last).
+pub type Parsed<'a> = (Obj<'a>, Obj<'a>, usize);
+
+/// One producer's parser: a decoded record -> `Parsed`, or `Defer`.
+type Document<'r> = &'r dyn for<'v> Fn(&Obj<'v>) -> R<Parsed<'v>>;
+
+/// `f` as a `Document`: a closure's lifetimes are only inferred as general as this needs
+/// when it is passed where the bound is spelled out.
+fn parser<F: for<'v> Fn(&Obj<'v>) -> R<Parsed<'v>>>(f: F) -> F {
+    f
+}
+
+fn billing_document<'v>(record: &Obj<'v>, instance: Option<&str>) -> R<Parsed<'v>> {
+    let (doc, event) = billing::document(record, instance)?;
+    Ok((doc, event, 1))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn line(
     route: &Route,
+    document: Document<'_>,
     topic: &str,
     partition: i64,
     offset: i64,
@@ -75,11 +100,13 @@ fn line(
     if missing(&record, &route.mandatory) {
         return Err(json::Defer);
     }
-    let (doc, mut event) = billing::document(&record, route.dcache_instance.as_deref())?;
-    let (kept, truncated) = original(text, route.original_max_bytes);
-    event.push("original", V::Str(kept.into()));
-    if truncated {
-        event.push("truncated", V::Bool(true));
+    let (doc, mut event, at) = document(&record)?;
+    if route.event_original {
+        let (kept, truncated) = original(text, route.original_max_bytes);
+        event.push("original", V::Str(kept.into()));
+        if truncated {
+            event.push("truncated", V::Bool(true));
+        }
     }
     event.push("ingested", V::Str(ingested.into()));
     event.push("hash", V::Str(hash.into()));
@@ -94,16 +121,15 @@ fn line(
         out.extend_from_slice(format!("{}-{partition}-{offset}", route.id_prefix).as_bytes());
     }
     out.extend_from_slice(b"\",\"require_alias\":true}}\n{");
-    let mut fields = doc.0.iter();
-    if let Some((key, timestamp)) = fields.next() {
+    for (key, item) in &doc.0[..at] {
         write_str(&mut out, key);
         out.push(b':');
-        write(&mut out, timestamp);
+        write(&mut out, item);
         out.push(b',');
     }
     out.extend_from_slice(b"\"event\":");
     write_obj(&mut out, &event);
-    for (key, item) in fields {
+    for (key, item) in &doc.0[at..] {
         out.push(b',');
         write_str(&mut out, key);
         out.push(b':');
@@ -122,7 +148,7 @@ fn line(
 #[pyfunction]
 #[pyo3(signature = (values, partitions, offsets, topic, producer, index, id_prefix,
     deterministic_ids, dcache_instance, mandatory, max_message_bytes, original_max_bytes,
-    ingested))]
+    ingested, event_original=true))]
 #[allow(clippy::too_many_arguments)]
 fn billing_lines<'py>(
     py: Python<'py>,
@@ -139,6 +165,7 @@ fn billing_lines<'py>(
     max_message_bytes: usize,
     original_max_bytes: usize,
     ingested: &str,
+    event_original: bool,
 ) -> PyResult<Bound<'py, PyList>> {
     let route = Route {
         producer,
@@ -149,17 +176,35 @@ fn billing_lines<'py>(
         mandatory,
         max_message_bytes,
         original_max_bytes,
+        event_original,
     };
+    let instance = route.dcache_instance.as_deref();
+    let document = parser(|record| billing_document(record, instance));
+    batch(py, &document, &route, values, &partitions, &offsets, topic, ingested)
+}
+
+/// `line` for each message of a batch, the GIL released: `(bulk line, event.hash)` or `None`.
+#[allow(clippy::too_many_arguments)]
+fn batch<'py>(
+    py: Python<'py>,
+    document: &(dyn for<'v> Fn(&Obj<'v>) -> R<Parsed<'v>> + Sync),
+    route: &Route,
+    values: &Bound<'py, PyList>,
+    partitions: &[i64],
+    offsets: &[i64],
+    topic: &str,
+    ingested: &str,
+) -> PyResult<Bound<'py, PyList>> {
     let raw: Vec<Option<Bound<'py, PyBytes>>> = values.extract()?;
     let views: Vec<Option<&[u8]>> = raw.iter().map(|v| v.as_ref().map(|b| b.as_bytes())).collect();
     let results: Vec<Option<(Vec<u8>, String)>> = py.detach(|| {
         views
             .iter()
-            .zip(partitions.iter().zip(&offsets))
+            .zip(partitions.iter().zip(offsets))
             .map(|(value, (&partition, &offset))| {
                 let value = (*value)?;
                 let hash = digest(value);
-                line(&route, topic, partition, offset, value, ingested, &hash)
+                line(route, document, topic, partition, offset, value, ingested, &hash)
                     .ok()
                     .map(|l| (l, hash))
             })
@@ -175,8 +220,71 @@ fn billing_lines<'py>(
     Ok(out)
 }
 
+macro_rules! producer_lines {
+    ($name:ident, $doc:expr, $what:literal) => {
+        #[doc = concat!("For each message of one ", $what, " topic: `(bulk line, event.hash)`,")]
+        #[doc = "or `None` where the Python path must decide (a dead letter, or a case not"]
+        #[doc = "proven identical here). `log_zone`: `engine.log_zone_table` (logs only)."]
+        #[pyfunction]
+        #[pyo3(signature = (values, partitions, offsets, topic, producer, index, id_prefix,
+            deterministic_ids, dcache_instance, mandatory, max_message_bytes, original_max_bytes,
+            ingested, log_zone, event_original=true))]
+        #[allow(clippy::too_many_arguments)]
+        fn $name<'py>(
+            py: Python<'py>,
+            values: &Bound<'py, PyList>,
+            partitions: Vec<i64>,
+            offsets: Vec<i64>,
+            topic: &str,
+            producer: String,
+            index: String,
+            id_prefix: String,
+            deterministic_ids: bool,
+            dcache_instance: Option<String>,
+            mandatory: Vec<Vec<String>>,
+            max_message_bytes: usize,
+            original_max_bytes: usize,
+            ingested: &str,
+            log_zone: (i64, i64, Vec<i64>, Vec<i64>),
+            event_original: bool,
+        ) -> PyResult<Bound<'py, PyList>> {
+            let route = Route {
+                producer,
+                index,
+                id_prefix,
+                deterministic_ids,
+                dcache_instance,
+                mandatory,
+                max_message_bytes,
+                original_max_bytes,
+                event_original,
+            };
+            let instance = route.dcache_instance.as_deref();
+            let (start, end, walls, zone_offsets) = log_zone;
+            let zone = logs::Zone { start, end, walls, offsets: zone_offsets };
+            let document = parser(|record| ($doc)(record, instance, &zone));
+            batch(py, &document, &route, values, &partitions, &offsets, topic, ingested)
+        }
+    };
+}
+
+producer_lines!(logs_lines, logs::document, "logs");
+producer_lines!(
+    access_lines,
+    |record, instance, _zone| access::document(record, instance),
+    "access"
+);
+producer_lines!(
+    poolinfo_lines,
+    |record, instance, _zone| poolinfo::document(record, instance),
+    "poolinfo"
+);
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(billing_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(logs_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(access_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(poolinfo_lines, m)?)?;
     Ok(())
 }

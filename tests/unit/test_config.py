@@ -140,6 +140,40 @@ def test_omitted_sections_and_keys_take_documented_defaults(write: Write) -> Non
     assert config.ingest.max_in_flight == 2
 
 
+def test_event_original_follows_the_parser_unless_the_producer_sets_it(write: Write) -> None:
+    producers = "".join(
+        f"  - name: {parser}\n    topics: [{parser}-t]\n    parser: {parser}\n"
+        f"    index: dcache-{parser}\n"
+        for parser in ("logs", "access", "poolinfo")
+    )
+    config = load_config(write(MINIMAL + producers), {})
+    assert {p.parser: p.keeps_original for p in config.producers} == {
+        "billing": False,
+        "logs": True,
+        "access": True,
+        "poolinfo": False,
+    }
+    chosen = MINIMAL.replace(
+        "    parser: billing\n", "    parser: billing\n    event_original: true\n"
+    )
+    (billing,) = load_config(write(chosen), {}).producers
+    assert billing.event_original is True
+    assert billing.keeps_original
+
+
+def test_event_original_must_be_a_boolean(write: Write) -> None:
+    path = write(
+        MINIMAL.replace(
+            "    parser: billing\n", "    parser: billing\n    event_original: sometimes\n"
+        )
+    )
+
+    assert load_error(path) == (
+        f"{path}:9: producers[0].event_original: Input should be a valid boolean, unable to "
+        "interpret input"
+    )
+
+
 def test_loaded_config_is_immutable(write: Write) -> None:
     config = load_config(write(MINIMAL), {})
 

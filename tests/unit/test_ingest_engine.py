@@ -33,13 +33,13 @@ def config_with(tmp_path: Path, engine: str | None, extra: str = "") -> Config:
 FAKE_NATIVE = ModuleType("esbridge._native")
 
 
-def test_native_is_the_default_when_built_and_the_log_names_the_python_producers(
+def test_native_is_the_default_when_built_and_the_log_names_the_native_producers(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, "esbridge.ingest")
     encoder = select_encoder(config_with(tmp_path, None, LOGS_PRODUCER), FAKE_NATIVE)
     assert encoder.engine == "native"
-    assert "ingest engine: native for billing; python for logs" in caplog.text
+    assert "ingest engine: native for billing,logs; python for -\n" in caplog.text
 
 
 def test_python_when_configured(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

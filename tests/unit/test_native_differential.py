@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
-from esbridge.ingest.engine import Encoder
+from esbridge.ingest.engine import Encoder, billing_lines
 from esbridge.transforms import PARSERS
 from tests.helpers.differential import (
     INGESTED,
@@ -102,6 +102,27 @@ def test_the_envelope_options_are_identical() -> None:
         [v.replace(b'"transfer"', b'"tr\xc3\xa4nsf\xc3\xa9r"') for v in sample_billing()],
         original_max_bytes=20,
     )
+
+
+def test_without_event_original_the_lines_are_identical_and_carry_no_copy() -> None:
+    values: list[bytes | None] = [*sample_billing(), *simulated_billing(20_000, seed=3)]
+    result = assert_identical(values, event_original=False)
+    assert result.native_lines == len(values)
+    assert_identical(values, event_original=False, original_max_bytes=20)
+    assert NATIVE is not None, NOT_BUILT
+    lines = billing_lines(
+        NATIVE,
+        as_messages(values[:50]),
+        TOPIC,
+        billing_route(event_original=False, original_max_bytes=20),
+        INGESTED,
+    )
+    for made in lines:
+        assert made is not None
+        event = orjson.loads(made[0].split(b"\n")[1])["event"]
+        assert "original" not in event
+        assert "truncated" not in event
+        assert event["hash"] == made[1]
 
 
 ODD_VALUES: list[Any] = [
@@ -259,9 +280,10 @@ def test_a_fuzz_corpus_of_mutated_real_messages_is_identical_or_deferred() -> No
     result = assert_identical(corpus)
     assert result.native_lines > len(corpus) // 5  # the fuzz reaches the native path
     assert_identical(corpus, original_max_bytes=64, deterministic_ids=False)
+    assert_identical(corpus, event_original=False)
 
 
-def test_the_native_encoder_keeps_message_order_and_python_for_other_producers() -> None:
+def test_the_native_encoder_keeps_message_order_across_producers_and_deferred_messages() -> None:
     billing = billing_route()
     logs = replace(billing, producer="logs", index="dcache-logs", parser=PARSERS["logs"])
     values = [*sample_billing()[:3], b"not json", sample_billing()[3]]
@@ -274,4 +296,4 @@ def test_the_native_encoder_keeps_message_order_and_python_for_other_producers()
     assert [i.message for i in native] == mixed
     assert [i.line for i in native if not i.dead] == [i.line for i in python if not i.dead]
     assert [i.dead for i in native] == [i.dead for i in python]
-    assert (encoder.native_items, encoder.deferred) == (4, 1)
+    assert (encoder.native_items, encoder.deferred) == (4, 2)  # the log event has no date

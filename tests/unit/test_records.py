@@ -102,6 +102,14 @@ def test_event_original_is_capped_and_marked_truncated() -> None:
     assert source["event"]["truncated"] is True
 
 
+def test_a_producer_without_event_original_keeps_only_the_hash_of_the_message() -> None:
+    _, _, source = item_for(GOOD, event_original=False)
+
+    assert "original" not in source["event"]
+    assert "truncated" not in source["event"]
+    assert source["event"]["hash"] == content_hash(GOOD)
+
+
 def test_id_strategy_none_lets_elasticsearch_choose_ids() -> None:
     _, action, _ = item_for(GOOD, deterministic_ids=False)
 
