@@ -9,9 +9,10 @@ topic (not timed), then, each into its own freshly installed esbridge index set:
   (a) raw      the very documents esbridge would index (built with esbridge's own `to_item`,
                cut into batches by esbridge's own `BatchBuilder`), bulk-loaded as fast as one or
                two connections allow, then refreshed: the ceiling;
-  (a') raw without event.original: the same bodies with `event.original` removed, over the
-               ceiling's connection count: what the field costs Elasticsearch (`--no-original`
-               skips it);
+  (a') raw, the other event.original setting: esbridge's bodies built once more with
+               `producers[].event_original` flipped (billing leaves the field out by default,
+               so these carry it), over the ceiling's connection count: what the field costs
+               Elasticsearch (`--no-original-cost` skips it);
   (b) esbridge `python -m esbridge ingest --idle-exit 3` from the topic, per ingest engine
                (`ingest.engine`: native, python) and Kafka backend, timed from process start
                until its committed offset reaches N (esbridge commits only what Elasticsearch
@@ -215,10 +216,18 @@ def end_offset(bootstrap: str, topic: str) -> int:
 
 
 def write_config(
-    directory: Path, prefix: str, topic: str, where: Endpoints, backend: str, engine: str
+    directory: Path,
+    prefix: str,
+    topic: str,
+    where: Endpoints,
+    backend: str,
+    engine: str,
+    event_original: bool | None = None,
 ) -> Path:
-    """An esbridge config for one index set: the billing producer, as in examples/dcache.yml."""
+    """An esbridge config for one index set: the billing producer, as in examples/dcache.yml
+    (`event_original` None: the producer's default)."""
     path = directory / f"{prefix}.yml"
+    original = "" if event_original is None else f"event_original: {str(event_original).lower()}"
     path.write_text(
         f"""
 dcache_instance: desy
@@ -239,6 +248,7 @@ producers:
     index: {prefix}-billing
     id_strategy: offset
     mandatory_fields: [msgType, date]
+    {original}
 deadletter:
   index: {prefix}-deadletter
 ingest:
@@ -268,9 +278,15 @@ class IndexSet:
 
 
 def install_index_set(
-    directory: Path, prefix: str, topic: str, where: Endpoints, backend: str, engine: str
+    directory: Path,
+    prefix: str,
+    topic: str,
+    where: Endpoints,
+    backend: str,
+    engine: str,
+    event_original: bool | None = None,
 ) -> IndexSet:
-    path = write_config(directory, prefix, topic, where, backend, engine)
+    path = write_config(directory, prefix, topic, where, backend, engine, event_original)
     config = load_config(path, environ={})
     with connect(config.elasticsearch) as cluster:
         resources = render_resources(
@@ -346,21 +362,6 @@ def retarget(bodies: list[bytes], old_alias: str, new_alias: str) -> None:
     new = b'{"create":{"_index":"' + new_alias.encode() + b'"'
     for n, body in enumerate(bodies):
         bodies[n] = body.replace(old, new)
-
-
-def without_original(body: bytes) -> bytes:
-    """The same bulk body with `event.original` removed from every document (action lines and
-    everything else unchanged): what Elasticsearch would get with the field switched off."""
-    lines = body.split(b"\n")
-    for n in range(1, len(lines), 2):
-        if not lines[n]:
-            continue
-        doc = orjson.loads(lines[n])
-        event = doc.get("event")
-        if isinstance(event, dict) and "original" in event:
-            del event["original"]
-            lines[n] = orjson.dumps(doc)
-    return b"\n".join(lines)
 
 
 def mean_doc_bytes(bodies: list[bytes]) -> float:
@@ -727,7 +728,7 @@ class Options:
     as_json: bool
     engines: list[str] = field(default_factory=lambda: ["python"])
     peers: list[str] = field(default_factory=list)
-    original: bool = True
+    original_cost: bool = True
 
 
 @dataclass
@@ -739,8 +740,10 @@ class Results:
     """Per CPU layout, one per connection count."""
     esbridge: dict[str, dict[str, dict[str, Measurement]]] = field(default_factory=dict)
     """Per CPU layout, per ingest engine, per Kafka backend."""
-    no_original: dict[str, Measurement] = field(default_factory=dict)
-    """Per CPU layout: the raw ceiling's bodies without `event.original`."""
+    other_original: dict[str, Measurement] = field(default_factory=dict)
+    """Per CPU layout: the raw load with the other `event.original` setting."""
+    ceiling_keeps_original: bool = False
+    """Whether esbridge's documents (the ceiling's and its own) carry `event.original`."""
     peers: dict[str, dict[str, Measurement]] = field(default_factory=dict)
     """Per CPU layout, per peer."""
     naive: Measurement | None = None
@@ -762,15 +765,20 @@ class Run:
         self.results = Results(options.count, options.naive_count, options.seed)
         self.current_alias = ""
         """The index the raw bodies' action lines name at the moment."""
-        self.stripped_alias = ""
-        """The same for the bodies without `event.original`."""
+        self.other_alias = ""
+        """The same for the bodies with the other `event.original` setting."""
         self.peer_indices: list[str] = []
 
     def index_set(
-        self, suffix: str, backend: str = "kafka-python", engine: str = "python"
+        self,
+        suffix: str,
+        backend: str = "kafka-python",
+        engine: str = "python",
+        event_original: bool | None = None,
     ) -> IndexSet:
+        prefix = f"{self.name}-{suffix}"
         index_set = install_index_set(
-            self.directory, f"{self.name}-{suffix}", self.topic, self.where, backend, engine
+            self.directory, prefix, self.topic, self.where, backend, engine, event_original
         )
         self.index_sets.append(index_set)
         return index_set
@@ -781,22 +789,21 @@ class Run:
 
     def execute(self) -> Results:
         try:
-            bodies = self.prepare_topic_and_bodies()
-            stripped = [without_original(body) for body in bodies] if self.options.original else []
+            bodies, other = self.prepare_topic_and_bodies()
             for layout in self.layouts():
                 with cpu_layout(layout, self.servers):
                     log(f"== CPU layout: {layout}")
                     self.results.raw[layout] = self.measure_raw(bodies, layout)
-                    if stripped:
-                        self.results.no_original[layout] = self.measure_no_original(
-                            stripped, layout
+                    if other:
+                        self.results.other_original[layout] = self.measure_other_original(
+                            other, layout
                         )
                     self.results.esbridge[layout] = {
                         engine: self.measure_esbridge(layout, engine)
                         for engine in self.options.engines
                     }
                     self.results.peers[layout] = self.measure_peers(layout)
-            del bodies, stripped
+            del bodies, other
             with cpu_layout("shared", self.servers):
                 self.measure_naive()
         finally:
@@ -811,7 +818,9 @@ class Run:
             self.results.skipped["isolated"] = problem
         return [name for name in self.options.layouts if name == "shared" or problem is None]
 
-    def prepare_topic_and_bodies(self) -> list[bytes]:
+    def prepare_topic_and_bodies(self) -> tuple[list[bytes], list[bytes]]:
+        """The topic, esbridge's bulk bodies for it and (unless --no-original-cost) the same
+        with the other `event.original` setting; not timed."""
         count, seed = self.options.count, self.options.seed
         log(f"generating {count:,} billing messages (seed {seed}) ...")
         messages = list(generate("billing", count, seed=seed))
@@ -824,9 +833,16 @@ class Run:
         log("building esbridge's bulk bodies for the raw load ...")
         index_set = self.index_set("bodyx")  # same length as the raw phases' suffixes
         bodies = build_bodies(self.topic, messages, index_set)
-        self.current_alias = self.stripped_alias = index_set.alias
+        self.current_alias = index_set.alias
+        keeps = self.results.ceiling_keeps_original = index_set.config.producers[0].keeps_original
         self.drop(index_set)
-        return bodies
+        other: list[bytes] = []
+        if self.options.original_cost:
+            index_set = self.index_set("bodyy", event_original=not keeps)
+            other = build_bodies(self.topic, messages, index_set)
+            self.other_alias = index_set.alias
+            self.drop(index_set)
+        return bodies, other
 
     def measure_raw(self, bodies: list[bytes], layout: str) -> list[Measurement]:
         measurements = []
@@ -842,21 +858,22 @@ class Run:
             self.drop(index_set)
         return measurements
 
-    def measure_no_original(self, stripped: list[bytes], layout: str) -> Measurement:
-        """The ceiling's bodies without `event.original`, over the ceiling's connections."""
+    def measure_other_original(self, other: list[bytes], layout: str) -> Measurement:
+        """The bodies with the other `event.original` setting, over the ceiling's connections."""
         best = max(self.results.raw[layout], key=lambda m: m.docs_per_s)
         connections = best.extra["connections"]
-        index_set = self.index_set(f"nox{connections}{layout[0]}")
-        retarget(stripped, self.stripped_alias, index_set.alias)
-        self.stripped_alias = index_set.alias
+        index_set = self.index_set(f"eor{connections}{layout[0]}")
+        retarget(other, self.other_alias, index_set.alias)
+        self.other_alias = index_set.alias
+        which = "without" if self.results.ceiling_keeps_original else "with"
         measurement = measure_raw(
             self.cluster,
             self.where.es_url,
-            stripped,
+            other,
             index_set,
             connections,
             self.servers,
-            what="raw bulk without event.original",
+            what=f"raw bulk {which} event.original",
         )
         measurement.label += f" [{layout}]"
         self.drop(index_set)
@@ -1016,26 +1033,27 @@ def peer_summary(results: Results) -> dict[str, dict[str, Any]]:
 
 
 def original_summary(results: Results) -> dict[str, Any]:
-    """Per layout: the raw ceiling's documents with and without `event.original`."""
+    """Per layout: esbridge's documents with and without `event.original`, raw, over the
+    same connection count."""
     found: dict[str, Any] = {}
-    for layout, stripped in results.no_original.items():
-        kept = next(
-            m
-            for m in results.raw[layout]
-            if m.extra["connections"] == stripped.extra["connections"]
+    for layout, other in results.other_original.items():
+        same = next(
+            m for m in results.raw[layout] if m.extra["connections"] == other.extra["connections"]
         )
+        kept, left_out = (same, other) if results.ceiling_keeps_original else (other, same)
         sides = {
             name: {
                 "docs_per_s": round(m.docs_per_s),
                 "es_cpu_us_per_doc": es_cpu_us_per_doc(m),
                 "doc_bytes": m.extra["doc_bytes"],
             }
-            for name, m in (("with", kept), ("without", stripped))
+            for name, m in (("with", kept), ("without", left_out))
         }
         with_cpu, without_cpu = (sides[n]["es_cpu_us_per_doc"] for n in ("with", "without"))
         found[layout] = {
             **sides,
-            "connections": stripped.extra["connections"],
+            "connections": other.extra["connections"],
+            "esbridge_sends_it": results.ceiling_keeps_original,
             "es_cpu_with_over_without": round(with_cpu / without_cpu, 3) if without_cpu else None,
         }
     return found
@@ -1086,8 +1104,8 @@ def all_measurements(results: Results) -> list[Measurement]:
     found = []
     for layout, raw in results.raw.items():
         found += raw
-        if layout in results.no_original:
-            found.append(results.no_original[layout])
+        if layout in results.other_original:
+            found.append(results.other_original[layout])
         for backends in results.esbridge.get(layout, {}).values():
             found += backends.values()
         found += results.peers.get(layout, {}).values()
@@ -1203,10 +1221,11 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "(install it with benchmarks/peers/install.sh)",
     )
     parser.add_argument(
-        "--no-original",
+        "--no-original-cost",
         action="store_false",
-        dest="original",
-        help="skip the raw load without event.original (what the field costs Elasticsearch)",
+        dest="original_cost",
+        help="skip the raw load with the other event.original setting (what the field costs "
+        "Elasticsearch)",
     )
     parser.add_argument(
         "--json", action="store_true", dest="as_json", help="print one JSON object on stdout"
@@ -1238,7 +1257,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         as_json=args.as_json,
         engines=engines,
         peers=peers,
-        original=args.original,
+        original_cost=args.original_cost,
     )
 
 

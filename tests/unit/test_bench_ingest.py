@@ -31,11 +31,11 @@ def results(engines: tuple[str, ...] = ("native", "python")) -> Any:
     made = ingest.Results(count=100_000, naive_count=1_000, seed=1)
     for layout, ceiling in (("isolated", 5_000.0), ("shared", 10_000.0)):
         made.raw[layout] = [
-            measurement(f"raw 1 [{layout}]", ceiling, 3, 180, connections=1, doc_bytes=2_700),
-            measurement(f"raw 2 [{layout}]", ceiling / 2, 3, 190, connections=2, doc_bytes=2_700),
+            measurement(f"raw 1 [{layout}]", ceiling, 3, 180, connections=1, doc_bytes=1_100),
+            measurement(f"raw 2 [{layout}]", ceiling / 2, 3, 190, connections=2, doc_bytes=1_100),
         ]
-        made.no_original[layout] = measurement(
-            f"raw without [{layout}]", ceiling * 1.4, 2, 120, connections=1, doc_bytes=1_500
+        made.other_original[layout] = measurement(
+            f"raw with [{layout}]", ceiling / 1.4, 2, 270, connections=1, doc_bytes=2_700
         )
         made.esbridge[layout] = {
             engine: {
@@ -105,10 +105,23 @@ def test_peers_report_their_cpu_per_document_and_whether_all_was_delivered() -> 
 
 def test_event_original_compares_elasticsearch_cpu_and_sizes_on_the_same_connections() -> None:
     isolated = ingest.summary(results())["event_original"]["isolated"]
-    assert isolated["with"] == {"docs_per_s": 5_000, "es_cpu_us_per_doc": 180.0, "doc_bytes": 2_700}
-    assert isolated["without"]["es_cpu_us_per_doc"] == 120.0
+    assert isolated["without"] == {
+        "docs_per_s": 5_000,
+        "es_cpu_us_per_doc": 180.0,
+        "doc_bytes": 1_100,
+    }
+    assert isolated["with"]["es_cpu_us_per_doc"] == 270.0
     assert isolated["connections"] == 1
+    assert isolated["esbridge_sends_it"] is False
     assert isolated["es_cpu_with_over_without"] == 1.5
+
+
+def test_event_original_sides_follow_what_esbridge_sends() -> None:
+    made = results()
+    made.ceiling_keeps_original = True
+    isolated = ingest.summary(made)["event_original"]["isolated"]
+    assert isolated["with"]["es_cpu_us_per_doc"] == 180.0
+    assert isolated["without"]["es_cpu_us_per_doc"] == 270.0
 
 
 def test_every_phase_is_in_the_table_and_the_measurements() -> None:
@@ -116,21 +129,16 @@ def test_every_phase_is_in_the_table_and_the_measurements() -> None:
     data = ingest.summary(made)
     labels = [m["label"] for m in data["measurements"]]
     assert "rsyslog [shared]" in labels
-    assert "raw without [isolated]" in labels
+    assert "raw with [isolated]" in labels
     assert "native [shared]" in labels
     assert "rsyslog" in ingest.table(made, data)
 
 
-def test_without_original_drops_only_the_field() -> None:
+def test_document_sizes_are_the_source_lines() -> None:
     action = b'{"create":{"_index":"x-billing","_id":"a-0-1"}}'
-    doc = {"msgType": "transfer", "event": {"original": '{"msgType":"transfer"}', "hash": "h"}}
-    body = action + b"\n" + orjson.dumps(doc) + b"\n"
-    stripped = ingest.without_original(body)
-    action_out, source, tail = stripped.split(b"\n")
-    assert action_out == action
-    assert tail == b""
-    assert orjson.loads(source) == {"msgType": "transfer", "event": {"hash": "h"}}
-    assert ingest.mean_doc_bytes([stripped]) == len(source)
+    source = orjson.dumps({"msgType": "transfer", "event": {"hash": "h"}})
+    body = (action + b"\n" + source + b"\n") * 3
+    assert ingest.mean_doc_bytes([body, body]) == len(source)
 
 
 @pytest.mark.parametrize(
