@@ -177,9 +177,16 @@ def _transport_error(url: str, exc: httpx.TransportError) -> FrontendError:
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ssl.SSLError):
-            return FrontendError("tls", f"GET {url}: TLS failed: {cause}")
+            return FrontendError(
+                "tls",
+                f"GET {url}: TLS failed: {cause}; check poll.ca_certs (the CA that signed the "
+                "frontend's certificate)",
+            )
         cause = cause.__cause__ or cause.__context__
-    return FrontendError("unreachable", f"GET {url}: {type(exc).__name__}: {exc}")
+    return FrontendError(
+        "unreachable",
+        f"GET {url}: {type(exc).__name__}: {exc}; check poll.url and that the frontend runs",
+    )
 
 
 def _login(config: PollConfig) -> str:

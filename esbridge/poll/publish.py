@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from typing import IO, Any, Protocol
 
@@ -18,6 +19,7 @@ import orjson
 
 from esbridge.config import KafkaConfig
 from esbridge.errors import EsbridgeError
+from esbridge.ingest.kafka.errors import ConnectionWatch, bootstrap_check
 from esbridge.ingest.kafka.settings import (
     describe_login,
     kafka_python_settings,
@@ -98,7 +100,8 @@ class KafkaPythonPublisher:
         except KafkaError as exc:
             where = ",".join(config.bootstrap)
             raise PublishError(
-                f"cannot start a Kafka producer for {where} ({describe_login(config)}): {exc}"
+                f"cannot start a Kafka producer for {where} ({describe_login(config)}): {exc}; "
+                f"{bootstrap_check(config.security_protocol)}"
             ) from None
         self._error = KafkaError
 
@@ -123,13 +126,23 @@ class KafkaPythonPublisher:
 
 
 class ConfluentPublisher:
-    """confluent-kafka's producer (librdkafka; `kafka.backend: confluent`)."""
+    """confluent-kafka's producer (librdkafka; `kafka.backend: confluent`).
+
+    librdkafka retries an unreachable broker or a refused login until the message times out
+    (at least a minute); its client-wide errors feed the same `ConnectionWatch` as ingest's, so a
+    cycle fails with its one line once no broker answered for `kafka.connect_timeout` (and the
+    cycle waited that long: a broker back since the last cycle gets its chance).
+    """
+
+    FLUSH_STEP = 0.2
+    """Seconds per flush while waiting, so the connect timeout is checked between them."""
 
     def __init__(self, config: KafkaConfig, topic: str) -> None:
         from confluent_kafka import Producer  # noqa: PLC0415 - imported only when chosen
 
         self._topic = topic
         self._timeout = delivery_timeout(config)
+        self._watch = ConnectionWatch(config)
         self._producer = Producer(
             {
                 **librdkafka_settings(config),
@@ -138,8 +151,18 @@ class ConfluentPublisher:
                 "linger.ms": 5,
                 "message.timeout.ms": int(self._timeout * 1000),
                 "logger": client_log,
+                "error_cb": self._on_error,
             }
         )
+
+    def _on_error(self, error: Any) -> None:
+        from esbridge.ingest.kafka.confluent import FAILURES  # noqa: PLC0415 - with the backend
+
+        kind = FAILURES.get(error.code())
+        if kind is None:
+            client_log.warning("%s", error.str())
+        else:
+            self._watch.failed(kind, error.str())
 
     def publish(self, messages: Messages) -> None:
         from confluent_kafka import KafkaException  # noqa: PLC0415
@@ -149,6 +172,7 @@ class ConfluentPublisher:
         def delivered(error: Any, _message: Any) -> None:
             if error is None:
                 tally.ok()
+                self._watch.contact()
             else:
                 tally.failed(error)
 
@@ -161,7 +185,14 @@ class ConfluentPublisher:
                 tally.failed(exc)
                 break
             self._producer.poll(0)
-        self._producer.flush(self._timeout + 5)
+        started = time.monotonic()
+        timeout, deadline = self._watch.timeout, started + self._timeout + 5
+        while self._producer.flush(self.FLUSH_STEP) and time.monotonic() < deadline:
+            waited = time.monotonic() - started
+            if self._watch.failing_for() >= timeout and waited >= timeout:
+                self._producer.purge()  # none of them is delivered behind the error's back
+                self._producer.flush(1)
+                raise PublishError(str(self._watch.error()))
         tally.check(self._topic, len(messages))
 
     def close(self) -> None:

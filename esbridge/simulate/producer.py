@@ -17,6 +17,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from esbridge.errors import EsbridgeError
+from esbridge.ingest.kafka.errors import bootstrap_check
 from esbridge.simulate.incidents import Incident
 from esbridge.simulate.streams import DEFAULT_LOG_ZONE, DEFAULT_RATE, generate_incidents, mix
 
@@ -164,7 +165,8 @@ def send(
             str(config[key]) for key in ("security_protocol", "sasl_mechanism") if key in config
         )
         where = f"{','.join(servers)} ({login})" if login else ",".join(servers)
-        raise SendError(f"cannot start a Kafka producer for {where}: {exc}") from exc
+        check = bootstrap_check(str(config.get("security_protocol", "PLAINTEXT")))
+        raise SendError(f"cannot start a Kafka producer for {where}: {exc}; {check}") from exc
     deliveries = _Deliveries(topics.values())
     bucket = TokenBucket(rate) if rate else None
     started = last_progress = time.monotonic()

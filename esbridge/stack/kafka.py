@@ -1,7 +1,8 @@
 """A single-node Apache Kafka broker in KRaft mode (broker and controller in one JVM).
 
-On request it also listens with SASL_PLAINTEXT and SCRAM-SHA-512 on a second port, so the
-clients' authentication (and its failures) can be exercised against the real broker.
+On request it also listens with SASL_PLAINTEXT and SCRAM-SHA-512 on a second port, and with
+SSL on another (`TlsListener`, used by the tests; `stack up` has no option for it), so the
+clients' authentication and TLS (and their failures) can be exercised against the real broker.
 """
 
 from __future__ import annotations
@@ -58,6 +59,21 @@ class SaslListener:
         return f"127.0.0.1:{self.port}"
 
 
+@dataclass(frozen=True)
+class TlsListener:
+    """The optional SSL listener: the broker's certificate and its private key (PEM, the key
+    unencrypted PKCS#8 as `openssl req -nodes` writes it), read by Kafka as a PEM keystore.
+    Clients verify the certificate against the CA that signed it (`kafka.ssl_cafile`)."""
+
+    port: int
+    certificate: Path
+    key: Path
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
 def new_cluster_id() -> str:
     """A random KRaft cluster id: 22 characters of URL-safe base64, which may begin with '-'."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
@@ -78,10 +94,15 @@ class KafkaNode:
     port: int
     controller_port: int
     sasl: SaslListener | None = None
+    tls: TlsListener | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def keystore(self) -> Path:
+        return self.root / "tls-keystore.pem"
 
     @property
     def log_file(self) -> Path:
@@ -111,6 +132,14 @@ class KafkaNode:
                 f"{prefix}.sasl.jaas.config="
                 "org.apache.kafka.common.security.scram.ScramLoginModule required;",
             ]
+        tls: list[str] = []
+        if self.tls is not None:
+            listeners.append(f"SSL://127.0.0.1:{self.tls.port}")
+            protocols.append("SSL:SSL")
+            tls = [
+                "listener.name.ssl.ssl.keystore.type=PEM",
+                f"listener.name.ssl.ssl.keystore.location={self.keystore}",
+            ]
         return "\n".join(
             [
                 "process.roles=broker,controller",
@@ -121,6 +150,7 @@ class KafkaNode:
                 "controller.listener.names=CONTROLLER",
                 f"listener.security.protocol.map={','.join(protocols)}",
                 *sasl,
+                *tls,
                 f"log.dirs={self.root / 'data'}",
                 "num.partitions=1",
                 "offsets.topic.replication.factor=1",
@@ -142,6 +172,8 @@ class KafkaNode:
         libs = kafka_libs()
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "server.properties").write_text(self.server_properties())
+        if self.tls is not None:  # Kafka's PEM keystore: the key, then the certificate chain
+            self.keystore.write_text(self.tls.key.read_text() + self.tls.certificate.read_text())
         (self.root / "log4j2.yaml").write_text(LOG4J2)
         classpath = f"{libs}/*"
         if not (self.root / "data" / "meta.properties").exists():
@@ -163,6 +195,10 @@ class KafkaNode:
         listener, if any, with its user's credentials."""
         if not answers(self.port, {}):
             return False
+        if self.tls is not None:
+            settings = {"security_protocol": "SSL", "ssl_cafile": str(self.tls.certificate)}
+            if not answers(self.tls.port, settings):
+                return False
         return self.sasl is None or answers(self.sasl.port, sasl_client_settings(self.sasl))
 
     def add_sasl_user(self) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from esbridge.stack.process import free_port
-from tests.helpers.secure import PASSWORD, SmallRequestsNode
+from tests.helpers.secure import ES_FAILURES, PASSWORD, SmallRequestsNode, broken_es_config
 from tests.helpers.sites import Site, make_site, remove_site
 from tests.helpers.watching import watch_section
 
@@ -26,7 +26,6 @@ COMMANDS = {
     "issues": ["issues", "list"],
     "check": ["check"],
 }
-OTHER_CA = "/etc/ssl/certs/ca-certificates.crt"  # public CAs: none signed the test node's
 
 
 @pytest.fixture(scope="module")
@@ -50,30 +49,12 @@ def secured(
     remove_site(made)
 
 
-def variant(
-    site: Site, secure_es: SmallRequestsNode, failure: str, directory: Path
-) -> tuple[Path, str]:
-    """The site's config broken in one way, and the endpoint the error must name."""
-    text = site.config_path.read_text()
-    endpoint = secure_es.url
-    if failure == "closed port":
-        endpoint = f"https://127.0.0.1:{free_port()}"
-        text = text.replace(secure_es.url, endpoint)
-    elif failure == "wrong password":
-        text = text.replace(f'password: "{PASSWORD}"', 'password: "not-the-password"')
-    else:
-        text = text.replace(f"ca_certs: {secure_es.ca}", f"ca_certs: {OTHER_CA}")
-    path = directory / f"{failure.replace(' ', '-')}.yml"
-    path.write_text(text)
-    return path, endpoint.removeprefix("https://")
-
-
-@pytest.mark.parametrize("failure", ["closed port", "wrong password", "wrong CA"])
+@pytest.mark.parametrize("failure", ES_FAILURES)
 @pytest.mark.parametrize("command", COMMANDS)
 def test_a_command_that_cannot_use_the_cluster_says_why_in_one_line(
     command: str, failure: str, secured: Site, secure_es: SmallRequestsNode, tmp_path: Path
 ) -> None:
-    config, endpoint = variant(secured, secure_es, failure, tmp_path)
+    config, endpoint = broken_es_config(secured.config_path, secure_es, failure, tmp_path)
 
     result = subprocess.run(
         [sys.executable, "-m", "esbridge", *COMMANDS[command], "-c", str(config)],

@@ -84,6 +84,23 @@ def test_the_filter_thins_out_client_lines_that_differ_only_in_numbers() -> None
     assert summary.getMessage().startswith("127.0.0.1:9092/bootstrap: Connect failed")
 
 
+def test_a_burst_of_different_client_lines_is_cut_to_the_budget_and_counted() -> None:
+    """A broker going away: kafka-python logs about ten different complaints at once."""
+    clock = FakeClock()
+    repeat = RepeatFilter(30.0, clock=clock, burst=3)
+    complaints = [f"complaint {name}" for name in "abcdefghijk"]
+
+    passed = [repeat.filter(record("kafka.net.connection", text)) for text in complaints]
+    ours = repeat.filter(record("esbridge.source", "no Kafka broker of k1:9092 answered"))
+    clock.advance(30)
+    later = record("kafka.coordinator", "heartbeat failed")
+
+    assert passed == [True] * 3 + [False] * 8
+    assert ours, "esbridge's own line about Kafka is not a client line"
+    assert repeat.filter(later)
+    assert later.getMessage() == "heartbeat failed (8 other Kafka client lines held back)"
+
+
 def test_the_filter_leaves_other_loggers_and_info_lines_alone() -> None:
     repeat = RepeatFilter(30.0, clock=FakeClock())
 
@@ -129,7 +146,8 @@ def test_a_refused_login_gives_up_after_the_timeout_naming_brokers_and_mechanism
     message = str(caught.value)
     assert message == (
         "no Kafka broker of k1:9092,k2:9092 accepted the credentials (SASL_PLAINTEXT "
-        f"SCRAM-SHA-512 as user esbridge) for 60s: {reason}"
+        f"SCRAM-SHA-512 as user esbridge) for 60s: {reason}; "
+        "check kafka.sasl_username and kafka.sasl_password"
     )
     assert "hunter2" not in message + caplog.text
     assert caught.value.exit_code == 1
@@ -186,7 +204,8 @@ def test_a_client_that_gives_up_by_itself_gets_the_watchs_message() -> None:
 
     assert str(error) == (
         "no Kafka broker of k1:9092 answered (PLAINTEXT) for 5s: "
-        "KafkaTimeoutError: Unable to bootstrap from ['k1:9092']"
+        "KafkaTimeoutError: Unable to bootstrap from ['k1:9092']; "
+        "check kafka.bootstrap and that the brokers run"
     )
 
 
@@ -221,6 +240,8 @@ def test_kafka_python_failures_are_read_off_its_log_records() -> None:
 
     assert watch.kind == "login" and watch.reason == str(refused)
     assert failure_kind(KafkaConnectionError("111 ECONNREFUSED")) == "unreachable"
+    untrusted = "Handshake failed: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"
+    assert failure_kind(KafkaConnectionError(untrusted)) == "tls"
     assert failure_kind(KafkaTimeoutError("Unable to bootstrap")) is None  # a consequence
 
 
@@ -238,7 +259,9 @@ def test_a_broker_closing_the_connection_is_not_called_unreachable() -> None:
     assert message == (
         "no Kafka broker of k1:9092,k2:9092 let esbridge in (SASL_PLAINTEXT SCRAM-SHA-512 as "
         "user esbridge; each closed the connection, as brokers do on a wrong password or "
-        "protocol) for 60s: KafkaConnectionError: socket disconnected"
+        "protocol) for 60s: KafkaConnectionError: socket disconnected; check "
+        "kafka.security_protocol, kafka.sasl_mechanism, kafka.sasl_username and "
+        "kafka.sasl_password"
     )
     assert watch.kind == "unreachable"  # then it went away: the latest of equal rank wins
 

@@ -34,6 +34,27 @@ REPORT_AFTER = 5.0
 idle connection, or one broker of several restarting, is not worth an alarm."""
 
 
+CHECK: dict[FailureKind, str] = {
+    "unreachable": "check kafka.bootstrap and that the brokers run",
+    "login": "check kafka.sasl_username and kafka.sasl_password",
+    "tls": "check kafka.ssl_cafile (the CA that signed the brokers' certificates)",
+    "closed": "check kafka.security_protocol, kafka.sasl_mechanism, kafka.sasl_username and "
+    "kafka.sasl_password",
+}
+"""What a person should look at first, by failure: the last words of the one-line error."""
+
+
+def bootstrap_check(security_protocol: str) -> str:
+    """What to check when a client could not even bootstrap: kafka-python says only "Unable to
+    bootstrap" both for a closed port and for a refused login."""
+    keys = ["kafka.bootstrap"]
+    if security_protocol.startswith("SASL_"):
+        keys.append("kafka.sasl_username/sasl_password")
+    if security_protocol.endswith("SSL"):
+        keys.append("kafka.ssl_cafile")
+    return f"check {', '.join(keys)} and that the brokers run"
+
+
 class KafkaUnavailableError(EsbridgeError):
     """No broker answered, or none accepted the credentials, for `kafka.connect_timeout`."""
 
@@ -111,8 +132,10 @@ class ConnectionWatch:
         return self.error()
 
     def error(self) -> KafkaUnavailableError:
-        subject = self.subject(self.kind)
-        return KafkaUnavailableError(f"{subject} for {self.timeout:.0f}s: {self.reason}")
+        kind = self.kind or "unreachable"
+        return KafkaUnavailableError(
+            f"{self.subject(kind)} for {self.timeout:.0f}s: {self.reason}; {CHECK[kind]}"
+        )
 
     def subject(self, kind: FailureKind | None) -> str:
         if kind == "login":

@@ -56,6 +56,10 @@ def failure_kind(error: BaseException) -> FailureKind | None:
         return "login"
     if isinstance(error, ssl.SSLError):
         return "tls"
+    if isinstance(error, KafkaConnectionError) and (
+        isinstance(error.__cause__, ssl.SSLError) or "Handshake failed" in str(error)
+    ):  # kafka-python's wrapping of a failed TLS handshake (an untrusted certificate)
+        return "tls"
     if isinstance(error, KafkaConnectionError) and "disconnected" in str(error):
         return "closed"
     if isinstance(error, KafkaConnectionError | ConnectionError):
