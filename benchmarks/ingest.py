@@ -1,6 +1,6 @@
-"""Ingest benchmark: esbridge against the raw bulk ceiling and the naive consumer.
+"""Ingest benchmark: esbridge against the raw bulk ceiling, its peers and the naive consumer.
 
-    python benchmarks/ingest.py [--count N] [--naive-count M] [--json]
+    python benchmarks/ingest.py [--count N] [--engines native,python] [--peers rsyslog] [--json]
 
 Runs on the stack named by ESBRIDGE_KAFKA_BOOTSTRAP / ESBRIDGE_ES_URL, or starts its own (and
 stops it afterwards) when they are unset. N seeded billing messages are produced once to a fresh
@@ -9,14 +9,23 @@ topic (not timed), then, each into its own freshly installed esbridge index set:
   (a) raw      the very documents esbridge would index (built with esbridge's own `to_item`,
                cut into batches by esbridge's own `BatchBuilder`), bulk-loaded as fast as one or
                two connections allow, then refreshed: the ceiling;
-  (b) esbridge `python -m esbridge ingest --idle-exit 3` from the topic, per Kafka backend,
-               timed from process start until its committed offset reaches N (esbridge commits
-               only what Elasticsearch acknowledged), then a refresh; CPU from the child's rusage;
+  (a') raw, the other event.original setting: esbridge's bodies built once more with
+               `producers[].event_original` flipped (billing leaves the field out by default,
+               so these carry it), over the ceiling's connection count: what the field costs
+               Elasticsearch (`--no-original-cost` skips it);
+  (b) esbridge `python -m esbridge ingest --idle-exit 3` from the topic, per ingest engine
+               (`ingest.engine`: native, python) and Kafka backend, timed from process start
+               until its committed offset reaches N (esbridge commits only what Elasticsearch
+               acknowledged), then a refresh; CPU from the child's rusage;
+  (p) peers    `--peers rsyslog`: a private rsyslogd, imkafka -> omelasticsearch in bulk mode,
+               the JSON passed through unparsed into its own index (benchmarks/peers/), timed
+               from its start until Elasticsearch has indexed N documents; CPU from /proc;
   (c) naive    kafka-python polling, orjson, esbridge's billing parser, one `index` request per
                document, on the first M messages only (it is slow).
 
-(a) and (b) run once per CPU layout (`--layouts`, see benchmarks/cpu.py): isolated (the servers
-on all cores but the last, the client on the last) first, then shared (every core for all).
+(a), (a'), (b) and (p) run once per CPU layout (`--layouts`, see benchmarks/cpu.py): isolated
+(the servers on all cores but the last, the client on the last) first, then shared (every core
+for all).
 
 Progress goes to stderr; a table (or, with --json, one JSON object) to stdout. Everything the
 run creates (topic, templates, indices) is deleted at the end.
@@ -55,13 +64,16 @@ from cpu import (  # benchmarks/cpu.py, beside this script
     layout_problem,
     listener_pid,
     own_cpu,
+    process_cpu,
 )
 from kafka import KafkaConsumer
+from peers.rsyslog import RsyslogSetup, rsyslogd_problem  # benchmarks/peers/
 
 from esbridge.cluster.errors import NotFoundError
 from esbridge.cluster.search import SearchCluster, connect
 from esbridge.config import Config, KafkaConfig, load_config
 from esbridge.ingest.encode import DeadLetterTarget, to_item
+from esbridge.ingest.engine import native_module
 from esbridge.ingest.message import Message
 from esbridge.ingest.pipeline import BatchBuilder, RunLimits, build_routes, open_pipeline
 from esbridge.setup.installer import install
@@ -79,6 +91,10 @@ COMMIT_POLL = 0.5
 PROGRESS_EVERY = 5.0
 ESBRIDGE_TIMEOUT = 3600.0
 SERVERS = ("elasticsearch", "kafka")
+ENGINES = ("native", "python")
+PEERS = ("rsyslog",)
+PEER_STALL = 60.0
+"""Seconds without a new document after which a peer is taken to have delivered all it will."""
 
 
 def log(text: str) -> None:
@@ -199,13 +215,24 @@ def end_offset(bootstrap: str, topic: str) -> int:
 # --- Elasticsearch index sets ---------------------------------------------------------------
 
 
-def write_config(directory: Path, prefix: str, topic: str, where: Endpoints, backend: str) -> Path:
-    """An esbridge config for one index set: the billing producer, as in examples/dcache.yml."""
+def write_config(
+    directory: Path,
+    prefix: str,
+    topic: str,
+    where: Endpoints,
+    backend: str,
+    engine: str,
+    event_original: bool | None = None,
+) -> Path:
+    """An esbridge config for one index set: the billing producer, as in examples/dcache.yml
+    (`event_original` None: the producer's default)."""
     path = directory / f"{prefix}.yml"
+    original = "" if event_original is None else f"event_original: {str(event_original).lower()}"
     path.write_text(
         f"""
 dcache_instance: desy
 log_timezone: Europe/Berlin
+template_prefix: {prefix}
 kafka:
   bootstrap: {where.bootstrap}
   group_id: {prefix}-group
@@ -221,10 +248,12 @@ producers:
     index: {prefix}-billing
     id_strategy: offset
     mandatory_fields: [msgType, date]
+    {original}
 deadletter:
   index: {prefix}-deadletter
 ingest:
   stats_interval: 10s
+  engine: {engine}
 """
     )
     return path
@@ -249,13 +278,22 @@ class IndexSet:
 
 
 def install_index_set(
-    directory: Path, prefix: str, topic: str, where: Endpoints, backend: str
+    directory: Path,
+    prefix: str,
+    topic: str,
+    where: Endpoints,
+    backend: str,
+    engine: str,
+    event_original: bool | None = None,
 ) -> IndexSet:
-    path = write_config(directory, prefix, topic, where, backend)
+    path = write_config(directory, prefix, topic, where, backend, engine, event_original)
     config = load_config(path, environ={})
     with connect(config.elasticsearch) as cluster:
         resources = render_resources(
-            config.producers, config.deadletter, target=Target.of(cluster), prefix=prefix
+            config.producers,
+            config.deadletter,
+            target=Target.of(cluster),
+            prefix=config.template_prefix,
         )
         install(cluster, resources, dry_run=False)
     return IndexSet(prefix, path, config, resources)
@@ -326,6 +364,17 @@ def retarget(bodies: list[bytes], old_alias: str, new_alias: str) -> None:
         bodies[n] = body.replace(old, new)
 
 
+def mean_doc_bytes(bodies: list[bytes]) -> float:
+    """Mean size of the documents (source lines, newline excluded) in these bulk bodies."""
+    docs = total = 0
+    for body in bodies:
+        for line in body.split(b"\n")[1::2]:
+            if line:
+                docs += 1
+                total += len(line)
+    return total / docs if docs else 0.0
+
+
 def bulk(cluster: SearchCluster, body: bytes) -> None:
     """One request the way esbridge's senders send it (`SearchCluster.bulk`, plain NDJSON)."""
     answer = cluster.bulk(body, filter_path="errors,items.*.error")
@@ -367,9 +416,10 @@ def measure_raw(
     index_set: IndexSet,
     connections: int,
     servers: dict[str, int],
+    what: str = "raw bulk",
 ) -> Measurement:
     docs = sum(body.count(b"\n") for body in bodies) // 2
-    label = f"raw bulk, {connections} connection{'s' if connections > 1 else ''}"
+    label = f"{what}, {connections} connection{'s' if connections > 1 else ''}"
     log(f"[{label}] {docs:,} docs in {len(bodies)} bulk requests into {index_set.alias} ...")
     cpu0, sample, start = own_cpu(), CpuSample.take(servers), time.monotonic()
     bulk_load(es_url, bodies, connections)
@@ -378,12 +428,18 @@ def measure_raw(
     cpu = CpuUse.between(sample, CpuSample.take(servers))
     client_cpu = own_cpu() - cpu0
     check_complete(cluster, index_set, docs)
-    result = Measurement(label, docs, seconds, client_cpu, cpu, {"connections": connections})
+    extra = {"connections": connections, "doc_bytes": round(mean_doc_bytes(bodies))}
+    result = Measurement(label, docs, seconds, client_cpu, cpu, extra)
     log(f"[{label}] {seconds:.1f} s, {result.docs_per_s:,.0f} docs/s")
     return result
 
 
 # --- (b) esbridge ---------------------------------------------------------------------------
+
+
+def default_engines() -> list[str]:
+    """Both engines where the extension is built (native first: the default), else python."""
+    return list(ENGINES) if native_module() is not None else ["python"]
 
 
 def declared_backends() -> list[str]:
@@ -428,7 +484,8 @@ def measure_esbridge(
     log_path: Path,
     servers: dict[str, int],
 ) -> Measurement:
-    label = f"esbridge ingest, {backend}"
+    engine = index_set.config.ingest.engine
+    label = f"esbridge ingest, {engine}, {backend}"
     command = [
         sys.executable,
         "-m",
@@ -443,9 +500,8 @@ def measure_esbridge(
     sample, start = CpuSample.take(servers), time.monotonic()
     with log_path.open("wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-    first_doc, done, committed = wait_for_commit(
-        where, index_set, expected, process.pid, label, start
-    )
+    progress = wait_for_commit(where, index_set, expected, process.pid, label, start)
+    first_doc, done, committed = progress.first_commit, progress.done, progress.committed
     cluster.refresh(index_set.alias)
     if done is not None:
         done = time.monotonic() - start
@@ -461,6 +517,13 @@ def measure_esbridge(
     check_complete(cluster, index_set, expected)
     result = Measurement(label, expected, done, client_cpu, cpu)
     result.extra["seconds_to_first_commit"] = round(first_doc, 1)
+    steady = (client_cpu - progress.cpu_at_first) / max(1, expected - progress.offset_at_first)
+    result.extra["client_cpu_us_per_message_after_first_commit"] = round(steady * 1e6, 1)
+    result.extra["engine_log"] = engine_line(log_path)
+    if not result.extra["engine_log"].startswith(f"{engine} for"):
+        raise RuntimeError(
+            f"{label}: asked for {engine}, ingest ran {result.extra['engine_log']!r}"
+        )
     log(
         f"[{label}] {done:.1f} s ({result.extra['seconds_to_first_commit']} s to the first "
         f"commit), {result.docs_per_s:,.0f} docs/s, {client_cpu:.1f} CPU s"
@@ -468,11 +531,25 @@ def measure_esbridge(
     return result
 
 
+@dataclass
+class Progress:
+    """How an esbridge phase went, as seen from its consumer group's committed offset."""
+
+    first_commit: float = 0.0
+    """Seconds from the start to the first commit."""
+    done: float | None = None
+    """Seconds to the last commit (None: not reached)."""
+    committed: int = 0
+    offset_at_first: int = 0
+    cpu_at_first: float = 0.0
+    """The process's CPU seconds when the first commit was seen: start-up, joining the group
+    and the first batch; what it spends after that, per message, is its steady cost."""
+
+
 def wait_for_commit(
     where: Endpoints, index_set: IndexSet, expected: int, pid: int, label: str, start: float
-) -> tuple[float, float | None, int]:
-    """Polls the group's committed offset until `expected` (or `pid` exits, or the timeout):
-    seconds to the first commit, to all (None if not reached) and the last committed offset.
+) -> Progress:
+    """Polls the group's committed offset until `expected` (or `pid` exits, or the timeout).
 
     Kafka is asked, not Elasticsearch: a search every half second would keep the shard
     search-active, so it would refresh every second during this phase only, and the raw phase
@@ -482,23 +559,34 @@ def wait_for_commit(
         {"bootstrap.servers": where.bootstrap, "group.id": index_set.config.kafka.group_id}
     )
     partition = TopicPartition(index_set.config.producers[0].topics[0], 0)
-    last_report, first_commit = start, 0.0
+    last_report, progress = start, Progress()
     try:
         while True:
             time.sleep(COMMIT_POLL)
             committed = max(0, watcher.committed([partition], timeout=10)[0].offset)
             now = time.monotonic()
-            if committed and not first_commit:
-                first_commit = now - start
+            progress.committed = committed
+            if committed and not progress.first_commit:
+                progress.first_commit = now - start
+                progress.offset_at_first, progress.cpu_at_first = committed, process_cpu(pid)
             if committed >= expected:
-                return first_commit, now - start, committed
+                progress.done = now - start
+                return progress
             if process_gone(pid) or now - start > ESBRIDGE_TIMEOUT:
-                return first_commit, None, committed
+                return progress
             if now - last_report >= PROGRESS_EVERY:
                 last_report = now
                 log(f"[{label}] {committed:,} committed after {now - start:.0f} s")
     finally:
         watcher.close()
+
+
+def engine_line(log_path: Path) -> str:
+    """ingest's own line saying which engine ran (the run is only valid if it is the asked one)."""
+    for line in log_path.read_text(errors="replace").splitlines():
+        if "ingest engine:" in line:
+            return line.split("ingest engine:", 1)[1].strip()
+    return ""
 
 
 def process_gone(pid: int) -> bool:
@@ -508,6 +596,78 @@ def process_gone(pid: int) -> bool:
     except OSError:
         return True
     return state == "Z"
+
+
+# --- (p) peers ------------------------------------------------------------------------------
+
+
+def indexed_so_far(cluster: SearchCluster, index: str) -> int:
+    """Documents Elasticsearch has indexed into `index` (or refused), from its indexing stats:
+    unlike a search, asking does not make the shard search-active (see `wait_for_commit`)."""
+    stats = cluster.request("GET", f"/{index}/_stats/indexing")
+    indexing = stats["indices"][index]["primaries"]["indexing"]
+    return int(indexing["index_total"]) + int(indexing["index_failed"])
+
+
+def create_peer_index(cluster: SearchCluster, index: str) -> None:
+    """The peer's own index: one shard, no replica, as esbridge's templates make them here;
+    mappings dynamic (the peer sends the JSON as produced)."""
+    settings = {"settings": {"index.number_of_shards": 1, "index.number_of_replicas": 0}}
+    cluster.request("PUT", f"/{index}", body=settings)
+
+
+def measure_rsyslog(
+    cluster: SearchCluster,
+    where: Endpoints,
+    topic: str,
+    setup: RsyslogSetup,
+    expected: int,
+    servers: dict[str, int],
+) -> Measurement:
+    """A private rsyslogd from start until Elasticsearch has indexed `expected` documents (or
+    none arrived for PEER_STALL seconds); its CPU read from /proc before it is stopped."""
+    label = "rsyslog imkafka -> omelasticsearch"
+    rsyslogd = shutil.which("rsyslogd")
+    assert rsyslogd is not None
+    setup.write()
+    create_peer_index(cluster, setup.index)
+    log(f"[{label}] {' '.join(setup.command(rsyslogd))}")
+    output = (setup.work_dir / "rsyslogd.log").open("wb")
+    sample, start = CpuSample.take(servers), time.monotonic()
+    process = subprocess.Popen(setup.command(rsyslogd), stdout=output, stderr=subprocess.STDOUT)
+    try:
+        seen, last_change, last_report = 0, start, start
+        while seen < expected:
+            time.sleep(COMMIT_POLL)
+            now = time.monotonic()
+            if process.poll() is not None or now - last_change > PEER_STALL:
+                break
+            if (indexed := indexed_so_far(cluster, setup.index)) != seen:
+                seen, last_change = indexed, now
+            if now - last_report >= PROGRESS_EVERY:
+                last_report = now
+                log(f"[{label}] {seen:,} indexed after {now - start:.0f} s")
+        cluster.refresh(setup.index)
+        seconds = (last_change if seen < expected else time.monotonic()) - start
+        cpu = CpuUse.between(sample, CpuSample.take(servers))
+        client_cpu = process_cpu(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        output.close()
+    delivered = cluster.count(setup.index)
+    refused = setup.error_path.exists() and setup.error_path.stat().st_size > 0
+    result = Measurement(label, max(delivered, 1), seconds, client_cpu, cpu)
+    result.extra.update(
+        {"expected": expected, "delivered": delivered, "delivered_all": delivered == expected}
+    )
+    if refused:
+        result.extra["refused_requests_file"] = str(setup.error_path)
+    log(
+        f"[{label}] {seconds:.1f} s, {delivered:,}/{expected:,} documents, "
+        f"{result.docs_per_s:,.0f} docs/s, {client_cpu:.1f} CPU s"
+    )
+    return result
 
 
 # --- (c) the naive consumer -----------------------------------------------------------------
@@ -566,6 +726,9 @@ class Options:
     backends: list[str]
     layouts: list[str]
     as_json: bool
+    engines: list[str] = field(default_factory=lambda: ["python"])
+    peers: list[str] = field(default_factory=list)
+    original_cost: bool = True
 
 
 @dataclass
@@ -575,8 +738,14 @@ class Results:
     seed: int
     raw: dict[str, list[Measurement]] = field(default_factory=dict)
     """Per CPU layout, one per connection count."""
-    esbridge: dict[str, dict[str, Measurement]] = field(default_factory=dict)
-    """Per CPU layout, per Kafka backend."""
+    esbridge: dict[str, dict[str, dict[str, Measurement]]] = field(default_factory=dict)
+    """Per CPU layout, per ingest engine, per Kafka backend."""
+    other_original: dict[str, Measurement] = field(default_factory=dict)
+    """Per CPU layout: the raw load with the other `event.original` setting."""
+    ceiling_keeps_original: bool = False
+    """Whether esbridge's documents (the ceiling's and its own) carry `event.original`."""
+    peers: dict[str, dict[str, Measurement]] = field(default_factory=dict)
+    """Per CPU layout, per peer."""
     naive: Measurement | None = None
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -596,10 +765,20 @@ class Run:
         self.results = Results(options.count, options.naive_count, options.seed)
         self.current_alias = ""
         """The index the raw bodies' action lines name at the moment."""
+        self.other_alias = ""
+        """The same for the bodies with the other `event.original` setting."""
+        self.peer_indices: list[str] = []
 
-    def index_set(self, suffix: str, backend: str = "kafka-python") -> IndexSet:
+    def index_set(
+        self,
+        suffix: str,
+        backend: str = "kafka-python",
+        engine: str = "python",
+        event_original: bool | None = None,
+    ) -> IndexSet:
+        prefix = f"{self.name}-{suffix}"
         index_set = install_index_set(
-            self.directory, f"{self.name}-{suffix}", self.topic, self.where, backend
+            self.directory, prefix, self.topic, self.where, backend, engine, event_original
         )
         self.index_sets.append(index_set)
         return index_set
@@ -610,13 +789,21 @@ class Run:
 
     def execute(self) -> Results:
         try:
-            bodies = self.prepare_topic_and_bodies()
+            bodies, other = self.prepare_topic_and_bodies()
             for layout in self.layouts():
                 with cpu_layout(layout, self.servers):
                     log(f"== CPU layout: {layout}")
                     self.results.raw[layout] = self.measure_raw(bodies, layout)
-                    self.results.esbridge[layout] = self.measure_esbridge(layout)
-            del bodies
+                    if other:
+                        self.results.other_original[layout] = self.measure_other_original(
+                            other, layout
+                        )
+                    self.results.esbridge[layout] = {
+                        engine: self.measure_esbridge(layout, engine)
+                        for engine in self.options.engines
+                    }
+                    self.results.peers[layout] = self.measure_peers(layout)
+            del bodies, other
             with cpu_layout("shared", self.servers):
                 self.measure_naive()
         finally:
@@ -631,7 +818,9 @@ class Run:
             self.results.skipped["isolated"] = problem
         return [name for name in self.options.layouts if name == "shared" or problem is None]
 
-    def prepare_topic_and_bodies(self) -> list[bytes]:
+    def prepare_topic_and_bodies(self) -> tuple[list[bytes], list[bytes]]:
+        """The topic, esbridge's bulk bodies for it and (unless --no-original-cost) the same
+        with the other `event.original` setting; not timed."""
         count, seed = self.options.count, self.options.seed
         log(f"generating {count:,} billing messages (seed {seed}) ...")
         messages = list(generate("billing", count, seed=seed))
@@ -645,8 +834,15 @@ class Run:
         index_set = self.index_set("bodyx")  # same length as the raw phases' suffixes
         bodies = build_bodies(self.topic, messages, index_set)
         self.current_alias = index_set.alias
+        keeps = self.results.ceiling_keeps_original = index_set.config.producers[0].keeps_original
         self.drop(index_set)
-        return bodies
+        other: list[bytes] = []
+        if self.options.original_cost:
+            index_set = self.index_set("bodyy", event_original=not keeps)
+            other = build_bodies(self.topic, messages, index_set)
+            self.other_alias = index_set.alias
+            self.drop(index_set)
+        return bodies, other
 
     def measure_raw(self, bodies: list[bytes], layout: str) -> list[Measurement]:
         measurements = []
@@ -662,28 +858,74 @@ class Run:
             self.drop(index_set)
         return measurements
 
-    def measure_esbridge(self, layout: str) -> dict[str, Measurement]:
+    def measure_other_original(self, other: list[bytes], layout: str) -> Measurement:
+        """The bodies with the other `event.original` setting, over the ceiling's connections."""
+        best = max(self.results.raw[layout], key=lambda m: m.docs_per_s)
+        connections = best.extra["connections"]
+        index_set = self.index_set(f"eor{connections}{layout[0]}")
+        retarget(other, self.other_alias, index_set.alias)
+        self.other_alias = index_set.alias
+        which = "without" if self.results.ceiling_keeps_original else "with"
+        measurement = measure_raw(
+            self.cluster,
+            self.where.es_url,
+            other,
+            index_set,
+            connections,
+            self.servers,
+            what=f"raw bulk {which} event.original",
+        )
+        measurement.label += f" [{layout}]"
+        self.drop(index_set)
+        return measurement
+
+    def measure_peers(self, layout: str) -> dict[str, Measurement]:
+        measurements = {}
+        for peer in self.options.peers:
+            index = f"{self.name}-{peer}{layout[0]}"
+            setup = RsyslogSetup(
+                work_dir=self.directory / f"{peer}-{layout}",
+                topic=self.topic,
+                bootstrap=self.where.bootstrap,
+                group=f"{index}-group",
+                es_host=urlsplit(self.where.es_url).hostname or "127.0.0.1",
+                es_port=urlsplit(self.where.es_url).port or 9200,
+                index=index,
+            )
+            self.peer_indices.append(index)
+            measurement = measure_rsyslog(
+                self.cluster, self.where, self.topic, setup, self.options.count, self.servers
+            )
+            measurement.label += f" [{layout}]"
+            measurements[peer] = measurement
+            self.cluster.delete_index(index)
+            self.peer_indices.remove(index)
+        return measurements
+
+    def measure_esbridge(self, layout: str, engine: str) -> dict[str, Measurement]:
         measurements = {}
         for backend in self.options.backends:
-            index_set = self.index_set(f"{backend.replace('-', '')}{layout[0]}", backend)
+            suffix = f"{engine[0]}{backend.replace('-', '')}{layout[0]}"
+            index_set = self.index_set(suffix, backend, engine)
             module = source_module(index_set.config, self.cluster)
             if backend != "kafka-python" and module == "esbridge.ingest.kafka.kafka_python":
                 reason = f"the pipeline ignores kafka.backend: {backend} (its source is {module})"
                 log(f"skipping backend {backend}: {reason}")
                 self.results.skipped[backend] = reason
-            else:
-                log_path = self.directory / f"esbridge-{backend}-{layout}.log"
-                measurement = measure_esbridge(
-                    self.cluster,
-                    self.where,
-                    index_set,
-                    backend,
-                    self.options.count,
-                    log_path,
-                    self.servers,
-                )
-                measurement.label += f" [{layout}]"
-                measurements[backend] = measurement
+                self.drop(index_set)
+                continue
+            log_path = self.directory / f"esbridge-{engine}-{backend}-{layout}.log"
+            measurement = measure_esbridge(
+                self.cluster,
+                self.where,
+                index_set,
+                backend,
+                self.options.count,
+                log_path,
+                self.servers,
+            )
+            measurement.label += f" [{layout}]"
+            measurements[backend] = measurement
             self.drop(index_set)
         return measurements
 
@@ -699,6 +941,9 @@ class Run:
         for index_set in list(self.index_sets):
             with contextlib.suppress(Exception):
                 self.drop(index_set)
+        for index in self.peer_indices:
+            with contextlib.suppress(Exception):
+                self.cluster.delete_index(index)
         try:
             delete_topic(self.where.bootstrap, self.topic)
         except Exception as exc:
@@ -731,13 +976,98 @@ def layout_summary(raw: list[Measurement], esbridge: dict[str, Measurement]) -> 
     }
 
 
+def es_cpu_us_per_doc(m: Measurement) -> float:
+    """Elasticsearch's CPU-µs per document in this phase (CPU s per million = µs per doc)."""
+    return round(m.per_million(m.cpu.servers.get("elasticsearch", float("nan"))), 1)
+
+
+def phase_figures(m: Measurement, ceiling: Measurement) -> dict[str, Any]:
+    """One phase against its layout's raw ceiling, in the units of the targets."""
+    return {
+        "ratio": round(m.docs_per_s / ceiling.docs_per_s, 3),
+        "docs_per_s": round(m.docs_per_s),
+        "cpu_s_per_million": round(m.cpu_s_per_million, 1),
+        "client_cpu_us_per_message": round(m.cpu_s_per_million, 1),
+        "client_cpu_us_per_message_after_first_commit": m.extra.get(
+            "client_cpu_us_per_message_after_first_commit"
+        ),
+        "es_cpu_us_per_doc": es_cpu_us_per_doc(m),
+        "seconds": round(m.seconds, 2),
+    }
+
+
+def ceiling(results: Results, layout: str) -> Measurement:
+    return max(results.raw[layout], key=lambda m: m.docs_per_s)
+
+
+def headline_engine(results: Results) -> str:
+    """native when it was measured (the default wherever the extension is built), else python."""
+    measured = {engine for by_engine in results.esbridge.values() for engine in by_engine}
+    return next((engine for engine in ENGINES if engine in measured), "python")
+
+
+def by_engine(results: Results, backend: str) -> dict[str, dict[str, Any]]:
+    """{engine: {layout: figures}}, each engine with `backend` (the others under by_backend)."""
+    found: dict[str, dict[str, Any]] = {}
+    for layout, engines in results.esbridge.items():
+        top = ceiling(results, layout)
+        for engine, backends in engines.items():
+            if not backends:
+                continue
+            chosen = backend if backend in backends else next(iter(backends))
+            figures = {"backend": chosen, **phase_figures(backends[chosen], top)}
+            figures["by_backend"] = {b: phase_figures(m, top) for b, m in backends.items()}
+            found.setdefault(engine, {})[layout] = figures
+    return found
+
+
+def peer_summary(results: Results) -> dict[str, dict[str, Any]]:
+    """{peer: {layout: figures and whether it delivered every message}}."""
+    found: dict[str, dict[str, Any]] = {}
+    for layout, peers in results.peers.items():
+        for peer, m in peers.items():
+            figures = phase_figures(m, ceiling(results, layout))
+            figures.update({k: m.extra[k] for k in ("delivered", "expected", "delivered_all")})
+            found.setdefault(peer, {})[layout] = figures
+    return found
+
+
+def original_summary(results: Results) -> dict[str, Any]:
+    """Per layout: esbridge's documents with and without `event.original`, raw, over the
+    same connection count."""
+    found: dict[str, Any] = {}
+    for layout, other in results.other_original.items():
+        same = next(
+            m for m in results.raw[layout] if m.extra["connections"] == other.extra["connections"]
+        )
+        kept, left_out = (same, other) if results.ceiling_keeps_original else (other, same)
+        sides = {
+            name: {
+                "docs_per_s": round(m.docs_per_s),
+                "es_cpu_us_per_doc": es_cpu_us_per_doc(m),
+                "doc_bytes": m.extra["doc_bytes"],
+            }
+            for name, m in (("with", kept), ("without", left_out))
+        }
+        with_cpu, without_cpu = (sides[n]["es_cpu_us_per_doc"] for n in ("with", "without"))
+        found[layout] = {
+            **sides,
+            "connections": other.extra["connections"],
+            "esbridge_sends_it": results.ceiling_keeps_original,
+            "es_cpu_with_over_without": round(with_cpu / without_cpu, 3) if without_cpu else None,
+        }
+    return found
+
+
 def summary(results: Results) -> dict[str, Any]:
-    """The JSON object: the issue's keys first (for the first layout measured and the example
-    config's backend), then every layout and backend, then the details behind them."""
+    """The JSON object: the issue's keys first (for the first layout measured, the headline
+    engine and the example config's backend), then every layout, engine, backend and peer,
+    then the details behind them."""
+    engine = headline_engine(results)
     by_layout = {
-        layout: layout_summary(results.raw[layout], measured)
-        for layout, measured in results.esbridge.items()
-        if measured
+        layout: layout_summary(results.raw[layout], engines[engine])
+        for layout, engines in results.esbridge.items()
+        if engines.get(engine)
     }
     if not by_layout:
         raise RuntimeError(f"no esbridge backend could be measured: {results.skipped}")
@@ -753,8 +1083,12 @@ def summary(results: Results) -> dict[str, Any]:
         "ratio": main["ratio_by_backend"][backend],
         "cpu_s_per_million": main["cpu_s_per_million_by_backend"][backend],
         "esbridge_backend": backend,
+        "engine": engine,
         "layout": layout,
         "by_layout": by_layout,
+        "by_engine": by_engine(results, backend),
+        "peers": peer_summary(results),
+        "event_original": original_summary(results),
         "count": results.count,
         "naive_count": results.naive.docs,
         "seed": results.seed,
@@ -767,9 +1101,15 @@ def summary(results: Results) -> dict[str, Any]:
 
 def all_measurements(results: Results) -> list[Measurement]:
     naive = [results.naive] if results.naive else []
-    raw = [m for measured in results.raw.values() for m in measured]
-    esbridge = [m for measured in results.esbridge.values() for m in measured.values()]
-    return [*raw, *esbridge, *naive]
+    found = []
+    for layout, raw in results.raw.items():
+        found += raw
+        if layout in results.other_original:
+            found.append(results.other_original[layout])
+        for backends in results.esbridge.get(layout, {}).values():
+            found += backends.values()
+        found += results.peers.get(layout, {}).values()
+    return [*found, *naive]
 
 
 def measurement_dict(m: Measurement) -> dict[str, Any]:
@@ -800,24 +1140,40 @@ def table(results: Results, data: dict[str, Any]) -> str:
         f"{results.count:,} billing messages (seed {results.seed}); the naive consumer on the "
         f"first {data['naive_count']:,} only",
         "",
-        f"{'':42} {'docs':>9} {'seconds':>7} {'docs/s':>7} "
+        f"{'':58} {'docs':>9} {'seconds':>7} {'docs/s':>7} "
         f"{'CPU s per million docs: client   ES  Kafka other':>50} {'busy':>5}",
     ]
     for m in all_measurements(results):
         servers = [m.per_million(m.cpu.servers.get(name, float("nan"))) for name in SERVERS]
         lines.append(
-            f"{m.label:42} {m.docs:>9,} {m.seconds:>7.1f} {m.docs_per_s:>7,.0f} {'':24}"
+            f"{m.label:58} {m.docs:>9,} {m.seconds:>7.1f} {m.docs_per_s:>7,.0f} {'':24}"
             f"{m.cpu_s_per_million:>6,.0f} {servers[0]:>4,.0f} {servers[1]:>6,.0f} "
             f"{m.per_million(m.other_cpu):>5,.0f} {m.cpu.busy:>5.0%}"
         )
     lines.append("")
-    for layout, figures in data["by_layout"].items():
-        for backend, ratio in figures["ratio_by_backend"].items():
-            cpu = figures["cpu_s_per_million_by_backend"][backend]
+    for engine, layouts in data["by_engine"].items():
+        for layout, figures in layouts.items():
+            for backend, each in figures["by_backend"].items():
+                lines.append(
+                    f"[{layout}] esbridge ({engine}, {backend}) / raw: {each['ratio']:.3f}; "
+                    f"{each['client_cpu_us_per_message']} client CPU-µs per message "
+                    f"({each['client_cpu_us_per_message_after_first_commit']} after the first "
+                    f"commit), {each['es_cpu_us_per_doc']} Elasticsearch CPU-µs per document"
+                )
+    for peer, layouts in data["peers"].items():
+        for layout, figures in layouts.items():
             lines.append(
-                f"[{layout}] esbridge ({backend}) / raw: {ratio:.3f}; "
-                f"{cpu} CPU s per million messages"
+                f"[{layout}] {peer} / raw: {figures['ratio']:.3f}; "
+                f"{figures['client_cpu_us_per_message']} CPU-µs per document, "
+                f"{figures['delivered']:,} of {figures['expected']:,} delivered"
             )
+    for layout, figures in data["event_original"].items():
+        with_, without = figures["with"], figures["without"]
+        lines.append(
+            f"[{layout}] event.original: Elasticsearch {with_['es_cpu_us_per_doc']} CPU-µs "
+            f"per document with it ({with_['doc_bytes']:,} bytes), "
+            f"{without['es_cpu_us_per_doc']} without ({without['doc_bytes']:,} bytes)"
+        )
     for what, reason in results.skipped.items():
         lines.append(f"{what} not measured: {reason}")
     return "\n".join(lines)
@@ -853,13 +1209,44 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "last, the client on the last) and/or shared (everyone on every core)",
     )
     parser.add_argument(
+        "--engines",
+        default=",".join(default_engines()),
+        help="ingest.engine values to measure; native is the headline when measured "
+        "(default: native,python when esbridge._native is built, else python)",
+    )
+    parser.add_argument(
+        "--peers",
+        default="",
+        help="other bridges to run side by side on the same topic: rsyslog "
+        "(install it with benchmarks/peers/install.sh)",
+    )
+    parser.add_argument(
+        "--no-original-cost",
+        action="store_false",
+        dest="original_cost",
+        help="skip the raw load with the other event.original setting (what the field costs "
+        "Elasticsearch)",
+    )
+    parser.add_argument(
         "--json", action="store_true", dest="as_json", help="print one JSON object on stdout"
     )
     args = parser.parse_args(argv)
     backends, layouts = args.backends.split(","), args.layouts.split(",")
-    unknown = (set(backends) - set(declared_backends())) | (set(layouts) - set(LAYOUTS))
+    engines, peers = args.engines.split(","), [p for p in args.peers.split(",") if p]
+    unknown = (
+        (set(backends) - set(declared_backends()))
+        | (set(layouts) - set(LAYOUTS))
+        | (set(engines) - set(ENGINES))
+        | (set(peers) - set(PEERS))
+    )
     if unknown or args.count < 1 or args.naive_count < 1:
-        parser.error(f"bad arguments (unknown backends or layouts: {sorted(unknown)})")
+        parser.error(
+            f"bad arguments (unknown backends, layouts, engines or peers: {sorted(unknown)})"
+        )
+    if "native" in engines and native_module() is None:
+        parser.error("--engines native: esbridge._native is not built (scripts/bootstrap.sh)")
+    if "rsyslog" in peers and (problem := rsyslogd_problem()) is not None:
+        parser.error(f"--peers rsyslog: {problem}")
     return Options(
         count=args.count,
         naive_count=args.naive_count,
@@ -868,6 +1255,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
         backends=backends,
         layouts=layouts,
         as_json=args.as_json,
+        engines=engines,
+        peers=peers,
+        original_cost=args.original_cost,
     )
 
 

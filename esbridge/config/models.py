@@ -196,7 +196,7 @@ EVENT_ORIGINAL_BY_PARSER: dict[str, bool] = {
 }
 """`event.original` by default: kept where operators read the original line in Kibana (logs,
 access); off for billing and poolinfo, whose raw messages `esbridge archive` keeps and whose
-copy doubles the document and costs Elasticsearch ~35% more CPU per document
+copy doubles the document and costs Elasticsearch ~39% more CPU per document
 (docs/benchmarks.md)."""
 
 
