@@ -14,7 +14,8 @@ def billing_lines(
     max_message_bytes: int,
     original_max_bytes: int,
     ingested: str,
-) -> list[tuple[bytes, str] | None]: ...
+    event_original: bool = True,
+) -> list[tuple[bytes, str, str] | None]: ...
 def logs_lines(
     values: list[bytes | None],
     partitions: list[int],
@@ -30,7 +31,8 @@ def logs_lines(
     original_max_bytes: int,
     ingested: str,
     log_zone: tuple[int, int, list[int], list[int]],
-) -> list[tuple[bytes, str] | None]: ...
+    event_original: bool = True,
+) -> list[tuple[bytes, str, str] | None]: ...
 def access_lines(
     values: list[bytes | None],
     partitions: list[int],
@@ -46,7 +48,8 @@ def access_lines(
     original_max_bytes: int,
     ingested: str,
     log_zone: tuple[int, int, list[int], list[int]],
-) -> list[tuple[bytes, str] | None]: ...
+    event_original: bool = True,
+) -> list[tuple[bytes, str, str] | None]: ...
 def poolinfo_lines(
     values: list[bytes | None],
     partitions: list[int],
@@ -62,4 +65,5 @@ def poolinfo_lines(
     original_max_bytes: int,
     ingested: str,
     log_zone: tuple[int, int, list[int], list[int]],
-) -> list[tuple[bytes, str] | None]: ...
+    event_original: bool = True,
+) -> list[tuple[bytes, str, str] | None]: ...

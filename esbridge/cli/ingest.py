@@ -17,6 +17,7 @@ from esbridge.cluster.search import SearchCluster
 from esbridge.config import Config
 from esbridge.errors import EsbridgeError
 from esbridge.ingest.pipeline import Pipeline, RunLimits, open_pipeline
+from esbridge.ingest.runtime import tune_for_streaming
 from esbridge.ingest.sender import connect_patiently
 from esbridge.ingest.stats import SendCounters
 from esbridge.metrics import IngestMetrics, Serving
@@ -109,6 +110,7 @@ def run_ingest(
         running.append(pipeline)
         if stop.is_set():
             pipeline.request_stop()
+        tune_for_streaming()
         code = pipeline.run()
     if code != 0:
         metrics.progress.failure = f"ingest stopped with exit code {code}"

@@ -38,6 +38,8 @@ LOG_ZONE_YEARS = (1990, 2060)
 dated outside them is read by Python."""
 
 ZoneTable = tuple[int, int, list[int], list[int]]
+NativeResults = list[tuple[bytes, str, str] | None]
+"""Per message `(bulk lines, event.hash, doc id)`, or None where Python decides."""
 
 _NATIVE_NAMES = {PARSERS[name]: name for name in NATIVE_PARSERS}
 
@@ -90,8 +92,7 @@ class Encoder:
                     self.deferred += 1
                     items[i] = to_item(message, route, target, ingested)
                     continue
-                line, digest = result
-                doc_id = f"{route.id_prefix}-{message.partition}-{message.offset}"
+                line, digest, doc_id = result
                 items[i] = BulkItem(message, route.producer, line, False, doc_id, digest, ingested)
             self.native_items += len(indices) - sum(r is None for r in results)
         return [item for item in items if item is not None]
@@ -99,11 +100,11 @@ class Encoder:
 
 def billing_lines(
     native: ModuleType, messages: list[Message], topic: str, route: Route, ingested: str
-) -> list[tuple[bytes, str] | None]:
+) -> NativeResults:
     """One call into the extension for a batch of one topic's billing messages: per message
-    its bulk lines and content hash, or None where Python must decide (the differential
+    its bulk lines, content hash and id, or None where Python must decide (the differential
     tests call it too, so they test exactly what ingest runs)."""
-    results: list[tuple[bytes, str] | None] = native.billing_lines(
+    results: NativeResults = native.billing_lines(
         [m.value for m in messages],
         [m.partition for m in messages],
         [m.offset for m in messages],
@@ -129,13 +130,13 @@ def native_lines(
     topic: str,
     route: Route,
     ingested: str,
-) -> list[tuple[bytes, str] | None]:
+) -> NativeResults:
     """`billing_lines`' counterpart for any parser in NATIVE_PARSERS: one call into
     `esbridge._native.<parser>_lines` for a batch of one topic's messages. The others take
     `log_timezone`'s table too (only logs uses it)."""
     if parser == "billing":
         return billing_lines(native, messages, topic, route, ingested)
-    results: list[tuple[bytes, str] | None] = getattr(native, f"{parser}_lines")(
+    results: NativeResults = getattr(native, f"{parser}_lines")(
         [m.value for m in messages],
         [m.partition for m in messages],
         [m.offset for m in messages],

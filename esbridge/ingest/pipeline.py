@@ -90,12 +90,13 @@ class BatchBuilder:
         message = item.message
         self.offsets[(message.topic, message.partition)] = message.offset + 1
 
+    def full(self) -> bool:
+        """At the size limits: checked after every item (no clock read per message)."""
+        return len(self.items) >= self.max_docs or self.nbytes >= self.max_bytes
+
     def ready(self) -> bool:
-        return bool(self.items) and (
-            len(self.items) >= self.max_docs
-            or self.nbytes >= self.max_bytes
-            or self.clock() - self.opened >= self.max_age
-        )
+        """Full, or open for `max_age`: checked once per poll."""
+        return bool(self.items) and (self.full() or self.clock() - self.opened >= self.max_age)
 
     def take(self) -> Batch:
         batch = Batch(self.items, self.nbytes, self.offsets)
@@ -291,7 +292,7 @@ class Pipeline:
         ingested = now_utc()
         for item in self.encoder.items(messages, self.routes, self.target, ingested):
             self.builder.add(item)
-            if self.builder.ready():
+            if self.builder.full():
                 self.submit()
         self.stats.read(len(messages))
         if self.metrics is not None:

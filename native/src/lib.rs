@@ -91,6 +91,7 @@ fn line(
     value: &[u8],
     ingested: &str,
     hash: &str,
+    doc_id: &str,
 ) -> R<Vec<u8>> {
     if value.len() > route.max_message_bytes {
         return Err(json::Defer);
@@ -118,7 +119,7 @@ fn line(
     out.extend_from_slice(route.index.as_bytes());
     if route.deterministic_ids {
         out.extend_from_slice(b"\",\"_id\":\"");
-        out.extend_from_slice(format!("{}-{partition}-{offset}", route.id_prefix).as_bytes());
+        out.extend_from_slice(doc_id.as_bytes());
     }
     out.extend_from_slice(b"\",\"require_alias\":true}}\n{");
     for (key, item) in &doc.0[..at] {
@@ -183,7 +184,9 @@ fn billing_lines<'py>(
     batch(py, &document, &route, values, &partitions, &offsets, topic, ingested)
 }
 
-/// `line` for each message of a batch, the GIL released: `(bulk line, event.hash)` or `None`.
+/// `line` for each message of a batch, the GIL released: `(bulk line, event.hash, doc id)` or
+/// `None`. The id is `<id prefix>-<partition>-<offset>` whether or not the action carries it
+/// (a dead letter later made of the item keeps it), so Python formats none.
 #[allow(clippy::too_many_arguments)]
 fn batch<'py>(
     py: Python<'py>,
@@ -197,23 +200,24 @@ fn batch<'py>(
 ) -> PyResult<Bound<'py, PyList>> {
     let raw: Vec<Option<Bound<'py, PyBytes>>> = values.extract()?;
     let views: Vec<Option<&[u8]>> = raw.iter().map(|v| v.as_ref().map(|b| b.as_bytes())).collect();
-    let results: Vec<Option<(Vec<u8>, String)>> = py.detach(|| {
+    let results: Vec<Option<(Vec<u8>, String, String)>> = py.detach(|| {
         views
             .iter()
             .zip(partitions.iter().zip(offsets))
             .map(|(value, (&partition, &offset))| {
                 let value = (*value)?;
                 let hash = digest(value);
-                line(route, document, topic, partition, offset, value, ingested, &hash)
+                let doc_id = format!("{}-{partition}-{offset}", route.id_prefix);
+                line(route, document, topic, partition, offset, value, ingested, &hash, &doc_id)
                     .ok()
-                    .map(|l| (l, hash))
+                    .map(|l| (l, hash, doc_id))
             })
             .collect()
     });
     let out = PyList::empty(py);
     for result in results {
         match result {
-            Some((bytes, hash)) => out.append((PyBytes::new(py, &bytes), hash))?,
+            Some((bytes, hash, doc_id)) => out.append((PyBytes::new(py, &bytes), hash, doc_id))?,
             None => out.append(py.None())?,
         }
     }

@@ -132,12 +132,12 @@ def compare(messages: list[Message], route: Route, parser: str = "billing") -> C
                 result.deferred_documents.append(message)
             continue
         result.native_lines += 1
-        line, digest = made
-        if python.dead or line != python.line or digest != python.digest:
+        line, digest, doc_id = made
+        if python.dead or (line, digest, doc_id) != (python.line, python.digest, python.doc_id):
             result.differences.append(
                 f"offset {message.offset}: message {message.value!r}\n"
                 f"  python ({'dead letter' if python.dead else 'document'}): {python.line!r}\n"
-                f"  native: {line!r} hash {digest}"
+                f"  native: {line!r} hash {digest} id {doc_id}"
             )
     return result
 

@@ -177,6 +177,7 @@ def test_the_daemons_and_issues_run_from_the_wheel(
     assert watched.count(watched.index("billing")) > 0
     # No ingest.engine in the config: the wheel's extension makes native the default.
     assert "ingest engine: native for billing" in done["ingest"].stderr
+    assert "runtime: gc thresholds 100000/50/1000" in done["ingest"].stderr
     assert isinstance(json.loads(done["issues"].stdout), list)
 
 

@@ -156,11 +156,13 @@ def test_batch_builder_is_ready_by_count_or_bytes() -> None:
     by_count.add(item("a", 0, 1))
     by_bytes.add(item("a", 0, 1))
     assert not by_count.ready() and not by_bytes.ready()
+    assert not by_count.full() and not by_bytes.full()
 
     by_count.add(item("a", 0, 2))
     by_bytes.add(item("a", 0, 2, size=20))
 
     assert by_count.ready() and by_bytes.ready()
+    assert by_count.full() and by_bytes.full()
 
 
 def test_batch_builder_is_ready_when_its_first_item_is_old_enough() -> None:
@@ -168,6 +170,7 @@ def test_batch_builder_is_ready_when_its_first_item_is_old_enough() -> None:
     builder.add(item("a", 0, 1))
 
     assert builder.ready()
+    assert not builder.full()  # age is read once per poll, not after every item
 
 
 # --- the sender over a fake Elasticsearch -------------------------------------------------------
