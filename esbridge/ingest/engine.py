@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from operator import itemgetter
 from types import ModuleType
 from zoneinfo import ZoneInfo
 
@@ -40,6 +41,9 @@ dated outside them is read by Python."""
 ZoneTable = tuple[int, int, list[int], list[int]]
 NativeResults = list[tuple[bytes, str, str] | None]
 """Per message `(bulk lines, event.hash, doc id)`, or None where Python decides."""
+
+TOPIC, PARTITION, OFFSET, VALUE = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
+"""A `Message`'s fields read in C (it is a NamedTuple): the extension takes them as lists."""
 
 _NATIVE_NAMES = {PARSERS[name]: name for name in NATIVE_PARSERS}
 
@@ -74,28 +78,39 @@ class Encoder:
     ) -> list[BulkItem]:
         if self.native is None:
             return [to_item(m, routes[m.topic], target, ingested) for m in messages]
+        topics = set(map(TOPIC, messages))
+        if len(topics) == 1:  # the common poll: one topic, no reordering to do
+            return self.topic_items(messages, routes[topics.pop()], target, ingested)
         items: list[BulkItem | None] = [None] * len(messages)
-        native_topics: dict[str, list[int]] = {}
+        by_topic: dict[str, list[int]] = {}
         for i, message in enumerate(messages):
-            route = routes[message.topic]
-            if route.parser in _NATIVE_NAMES:
-                native_topics.setdefault(message.topic, []).append(i)
-            else:
-                items[i] = to_item(message, route, target, ingested)
-        for topic, indices in native_topics.items():
-            route = routes[topic]
-            chosen = [messages[i] for i in indices]
-            name = _NATIVE_NAMES[route.parser]
-            results = native_lines(self.native, name, chosen, topic, route, ingested)
-            for i, message, result in zip(indices, chosen, results, strict=True):
-                if result is None:
-                    self.deferred += 1
-                    items[i] = to_item(message, route, target, ingested)
-                    continue
-                line, digest, doc_id = result
-                items[i] = BulkItem(message, route.producer, line, False, doc_id, digest, ingested)
-            self.native_items += len(indices) - sum(r is None for r in results)
+            by_topic.setdefault(message.topic, []).append(i)
+        for topic, indices in by_topic.items():
+            made = self.topic_items([messages[i] for i in indices], routes[topic], target, ingested)
+            for i, item in zip(indices, made, strict=True):
+                items[i] = item
         return [item for item in items if item is not None]
+
+    def topic_items(
+        self, messages: list[Message], route: Route, target: DeadLetterTarget, ingested: str
+    ) -> list[BulkItem]:
+        """One topic's messages, in order: one call into the extension when it covers the
+        topic's parser, Python for what it hands back (and for every other parser)."""
+        name = _NATIVE_NAMES.get(route.parser)
+        if self.native is None or name is None:
+            return [to_item(m, route, target, ingested) for m in messages]
+        results = native_lines(self.native, name, messages, messages[0].topic, route, ingested)
+        producer = route.producer
+        items = [
+            to_item(m, route, target, ingested)
+            if r is None
+            else BulkItem(m, producer, r[0], False, r[2], r[1], ingested)
+            for m, r in zip(messages, results, strict=True)
+        ]
+        deferred = results.count(None)
+        self.deferred += deferred
+        self.native_items += len(messages) - deferred
+        return items
 
 
 def billing_lines(
@@ -105,9 +120,9 @@ def billing_lines(
     its bulk lines, content hash and id, or None where Python must decide (the differential
     tests call it too, so they test exactly what ingest runs)."""
     results: NativeResults = native.billing_lines(
-        [m.value for m in messages],
-        [m.partition for m in messages],
-        [m.offset for m in messages],
+        list(map(VALUE, messages)),
+        list(map(PARTITION, messages)),
+        list(map(OFFSET, messages)),
         topic,
         route.producer,
         route.index,
@@ -137,9 +152,9 @@ def native_lines(
     if parser == "billing":
         return billing_lines(native, messages, topic, route, ingested)
     results: NativeResults = getattr(native, f"{parser}_lines")(
-        [m.value for m in messages],
-        [m.partition for m in messages],
-        [m.offset for m in messages],
+        list(map(VALUE, messages)),
+        list(map(PARTITION, messages)),
+        list(map(OFFSET, messages)),
         topic,
         route.producer,
         route.index,

@@ -12,8 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from itertools import accumulate, repeat
+from operator import add, attrgetter, itemgetter
 
 from esbridge.cluster.search import SearchCluster
 from esbridge.config import Config
@@ -31,6 +35,10 @@ from esbridge.utc import now_utc
 log = logging.getLogger("esbridge.ingest")
 
 POLL_SLICE = 0.5
+TOPIC_PARTITION = itemgetter(0, 1)
+"""A `Message`'s (topic, partition), read in C (it is a NamedTuple)."""
+OFFSET = itemgetter(2)
+LINE, MESSAGE = attrgetter("line"), attrgetter("message")
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,27 @@ class BatchBuilder:
         self.nbytes += len(item.line)
         message = item.message
         self.offsets[(message.topic, message.partition)] = message.offset + 1
+
+    def fill(self, items: list[BulkItem]) -> list[BulkItem]:
+        """`add` for each of `items` until the batch is full; returns the ones left over.
+
+        The same batches as `add` one by one with `full` after each (the item that crosses
+        `max_bytes` is in), in C-level steps rather than a Python call per message.
+        """
+        if not items:
+            return items
+        if not self.items:
+            self.opened = self.clock()
+        take = items[: max(1, self.max_docs - len(self.items))]
+        sizes = list(accumulate(map(len, map(LINE, take)), initial=self.nbytes))
+        cut = min(bisect_left(sizes, self.max_bytes, lo=1), len(take))
+        take = take[:cut]
+        self.items.extend(take)
+        self.nbytes = sizes[cut]
+        messages = list(map(MESSAGE, take))
+        after = map(add, map(OFFSET, messages), repeat(1))  # last offset + 1, the commit's
+        self.offsets.update(zip(map(TOPIC_PARTITION, messages), after, strict=True))
+        return items[cut:]
 
     def full(self) -> bool:
         """At the size limits: checked after every item (no clock read per message)."""
@@ -290,8 +319,9 @@ class Pipeline:
         if self.fatal is not None:  # their ids are not known: they stay uncommitted
             return
         ingested = now_utc()
-        for item in self.encoder.items(messages, self.routes, self.target, ingested):
-            self.builder.add(item)
+        items = self.encoder.items(messages, self.routes, self.target, ingested)
+        while items:
+            items = self.builder.fill(items)
             if self.builder.full():
                 self.submit()
         self.stats.read(len(messages))
@@ -300,10 +330,7 @@ class Pipeline:
 
     def per_partition(self, messages: list[Message]) -> dict[tuple[str, str, int], int]:
         """A poll's messages per (producer, topic, partition): one pass, for the metrics."""
-        counts: dict[Partition, int] = {}
-        for message in messages:
-            key = (message.topic, message.partition)
-            counts[key] = counts.get(key, 0) + 1
+        counts = Counter(map(TOPIC_PARTITION, messages))
         return {
             (self.routes[topic].producer, topic, partition): count
             for (topic, partition), count in counts.items()

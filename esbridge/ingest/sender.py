@@ -617,7 +617,7 @@ class BulkSender:
 
     def send(self, items: list[BulkItem]) -> list[dict[str, Any]] | Whole | Refused:
         """The bulk response's items, or an answer that holds for all of them."""
-        body = b"".join(item.line for item in items)
+        body = b"".join([item.line for item in items])
         started = time.perf_counter()
         try:
             answer = self.cluster.bulk(body, filter_path=BULK_FILTER)

@@ -11,8 +11,10 @@ mod json;
 mod logs;
 mod poolinfo;
 
+use std::fmt::Write;
+
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyList, PyString};
 
 use json::{write, write_obj, write_str, Obj, R, V};
 
@@ -27,10 +29,6 @@ struct Route {
     original_max_bytes: usize,
     /// `producers[].event_original`: without it no `original`/`truncated` keys.
     event_original: bool,
-}
-
-fn digest(value: &[u8]) -> String {
-    blake2b_simd::Params::new().hash_length(8).hash(value).to_hex().to_string()
 }
 
 fn missing(record: &Obj<'_>, mandatory: &[Vec<String>]) -> bool {
@@ -92,12 +90,15 @@ fn line(
     ingested: &str,
     hash: &str,
     doc_id: &str,
-) -> R<Vec<u8>> {
+    out: &mut Vec<u8>,
+) -> R<()> {
     if value.len() > route.max_message_bytes {
         return Err(json::Defer);
     }
     let text = std::str::from_utf8(value).map_err(|_| json::Defer)?;
-    let V::Obj(record) = json::parse(text)? else { return Err(json::Defer) };
+    let V::Obj(record) = json::parse(text)? else {
+        return Err(json::Defer);
+    };
     if missing(&record, &route.mandatory) {
         return Err(json::Defer);
     }
@@ -112,9 +113,13 @@ fn line(
     event.push("ingested", V::Str(ingested.into()));
     event.push("hash", V::Str(hash.into()));
 
-    let mut out = Vec::with_capacity(value.len() * 2 + 512);
+    // Nothing below fails: a deferred message leaves `out` as it was.
     out.extend_from_slice(b"{\"");
-    out.extend_from_slice(if route.deterministic_ids { b"create" } else { b"index" });
+    out.extend_from_slice(if route.deterministic_ids {
+        b"create"
+    } else {
+        b"index"
+    });
     out.extend_from_slice(b"\":{\"_index\":\"");
     out.extend_from_slice(route.index.as_bytes());
     if route.deterministic_ids {
@@ -123,25 +128,27 @@ fn line(
     }
     out.extend_from_slice(b"\",\"require_alias\":true}}\n{");
     for (key, item) in &doc.0[..at] {
-        write_str(&mut out, key);
+        write_str(out, key);
         out.push(b':');
-        write(&mut out, item);
+        write(out, item);
         out.push(b',');
     }
     out.extend_from_slice(b"\"event\":");
-    write_obj(&mut out, &event);
+    write_obj(out, &event);
     for (key, item) in &doc.0[at..] {
         out.push(b',');
-        write_str(&mut out, key);
+        write_str(out, key);
         out.push(b':');
-        write(&mut out, item);
+        write(out, item);
     }
     out.extend_from_slice(b",\"producer\":");
-    write_str(&mut out, &route.producer);
+    write_str(out, &route.producer);
     out.extend_from_slice(b",\"kafka\":{\"topic\":");
-    write_str(&mut out, topic);
-    out.extend_from_slice(format!(",\"partition\":{partition},\"offset\":{offset}}}}}\n").as_bytes());
-    Ok(out)
+    write_str(out, topic);
+    out.extend_from_slice(
+        format!(",\"partition\":{partition},\"offset\":{offset}}}}}\n").as_bytes(),
+    );
+    Ok(())
 }
 
 /// For each message of one billing topic: `(bulk line, event.hash)`, or `None` where the
@@ -181,7 +188,16 @@ fn billing_lines<'py>(
     };
     let instance = route.dcache_instance.as_deref();
     let document = parser(|record| billing_document(record, instance));
-    batch(py, &document, &route, values, &partitions, &offsets, topic, ingested)
+    batch(
+        py,
+        &document,
+        &route,
+        values,
+        &partitions,
+        &offsets,
+        topic,
+        ingested,
+    )
 }
 
 /// `line` for each message of a batch, the GIL released: `(bulk line, event.hash, doc id)` or
@@ -199,25 +215,55 @@ fn batch<'py>(
     ingested: &str,
 ) -> PyResult<Bound<'py, PyList>> {
     let raw: Vec<Option<Bound<'py, PyBytes>>> = values.extract()?;
-    let views: Vec<Option<&[u8]>> = raw.iter().map(|v| v.as_ref().map(|b| b.as_bytes())).collect();
-    let results: Vec<Option<(Vec<u8>, String, String)>> = py.detach(|| {
-        views
-            .iter()
-            .zip(partitions.iter().zip(offsets))
-            .map(|(value, (&partition, &offset))| {
-                let value = (*value)?;
-                let hash = digest(value);
-                let doc_id = format!("{}-{partition}-{offset}", route.id_prefix);
-                line(route, document, topic, partition, offset, value, ingested, &hash, &doc_id)
-                    .ok()
-                    .map(|l| (l, hash, doc_id))
-            })
-            .collect()
+    let views: Vec<Option<&[u8]>> = raw
+        .iter()
+        .map(|v| v.as_ref().map(|b| b.as_bytes()))
+        .collect();
+    let input: usize = views.iter().flatten().map(|v| v.len()).sum();
+    // Every line, hash and id of the batch in one buffer (no allocation per message); per
+    // message the ends of its three parts, the start being the previous message's end.
+    let (buf, spans) = py.detach(|| {
+        let mut buf: Vec<u8> = Vec::with_capacity(input * 2 + views.len() * 640);
+        let mut spans: Vec<Option<(usize, usize, usize, usize)>> = Vec::with_capacity(views.len());
+        let mut params = blake2b_simd::Params::new();
+        params.hash_length(8);
+        let mut doc_id = String::new();
+        for (value, (&partition, &offset)) in views.iter().zip(partitions.iter().zip(offsets)) {
+            let Some(value) = *value else {
+                spans.push(None);
+                continue;
+            };
+            let hash = params.hash(value);
+            let hex = hash.to_hex();
+            doc_id.clear();
+            write!(doc_id, "{}-{partition}-{offset}", route.id_prefix).expect("a String takes it");
+            let start = buf.len();
+            let made = line(
+                route, document, topic, partition, offset, value, ingested, &hex, &doc_id, &mut buf,
+            );
+            if made.is_err() {
+                spans.push(None);
+                continue;
+            }
+            let line_end = buf.len();
+            buf.extend_from_slice(hex.as_bytes());
+            let hash_end = buf.len();
+            buf.extend_from_slice(doc_id.as_bytes());
+            spans.push(Some((start, line_end, hash_end, buf.len())));
+        }
+        (buf, spans)
     });
+    let text = |range: std::ops::Range<usize>| {
+        std::str::from_utf8(&buf[range]).expect("hex digits and the id's UTF-8")
+    };
     let out = PyList::empty(py);
-    for result in results {
-        match result {
-            Some((bytes, hash, doc_id)) => out.append((PyBytes::new(py, &bytes), hash, doc_id))?,
+    for span in spans {
+        match span {
+            Some((start, line_end, hash_end, end)) => out.append((
+                PyBytes::new(py, &buf[start..line_end]),
+                PyString::new(py, text(line_end..hash_end)),
+                PyString::new(py, text(hash_end..end)),
+            ))?,
             None => out.append(py.None())?,
         }
     }

@@ -5,6 +5,7 @@ how a 409 is told apart as a replay or another record under the same id."""
 
 from __future__ import annotations
 
+import random
 import threading
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -521,3 +522,46 @@ def test_a_stop_while_waiting_for_the_cluster_ends_without_connecting() -> None:
     opener = Opener(FakeClock(), ClusterUnavailableError("down"))
 
     assert connect_patiently(ES_CONFIG, QUICK_RETRIES, stop, opener=opener) is None
+
+
+def batches_by_add(builder: BatchBuilder, items: list[BulkItem]) -> list[Batch]:
+    made = []
+    for one in items:
+        builder.add(one)
+        if builder.full():
+            made.append(builder.take())
+    return made
+
+
+def batches_by_fill(builder: BatchBuilder, items: list[BulkItem]) -> list[Batch]:
+    made = []
+    while items:
+        items = builder.fill(items)
+        if builder.full():
+            made.append(builder.take())
+    return made
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_fill_makes_the_batches_add_makes_one_by_one(seed: int) -> None:
+    """The pipeline's batch step (`fill`, in C-level steps) against the item-by-item rule:
+    same items, sizes and commit offsets per batch, whatever the limits and line sizes."""
+    rng = random.Random(seed)
+    max_docs, max_bytes = rng.randint(1, 40), rng.randint(1, 2_000)
+    items = [
+        item(rng.choice("ab"), rng.randint(0, 2), offset, size=rng.randint(1, 300))
+        for offset in range(rng.randint(0, 400))
+    ]
+    by_add, by_fill = BatchBuilder(max_docs, max_bytes, 60), BatchBuilder(max_docs, max_bytes, 60)
+    for polled in (items[:17], items[17:60], items[60:]):  # several polls, one open batch
+        one_by_one = batches_by_add(by_add, polled)
+        filled = batches_by_fill(by_fill, polled)
+
+        assert [(b.items, b.nbytes, b.offsets) for b in filled] == [
+            (b.items, b.nbytes, b.offsets) for b in one_by_one
+        ]
+        assert (by_fill.items, by_fill.nbytes, by_fill.offsets) == (
+            by_add.items,
+            by_add.nbytes,
+            by_add.offsets,
+        )
