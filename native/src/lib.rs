@@ -151,7 +151,7 @@ fn line(
     Ok(())
 }
 
-/// For each message of one billing topic: `(bulk line, event.hash)`, or `None` where the
+/// For each message of one billing topic: `(bulk line, event.hash, id)`, or `None` where the
 /// Python path must decide (a dead letter, or a case not proven identical here).
 #[pyfunction]
 #[pyo3(signature = (values, partitions, offsets, topic, producer, index, id_prefix,
@@ -272,7 +272,7 @@ fn batch<'py>(
 
 macro_rules! producer_lines {
     ($name:ident, $doc:expr, $what:literal) => {
-        #[doc = concat!("For each message of one ", $what, " topic: `(bulk line, event.hash)`,")]
+        #[doc = concat!("For each message of one ", $what, " topic: `(bulk line, event.hash, id)`,")]
         #[doc = "or `None` where the Python path must decide (a dead letter, or a case not"]
         #[doc = "proven identical here). `log_zone`: `engine.log_zone_table` (logs only)."]
         #[pyfunction]
