@@ -6,15 +6,22 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any, ClassVar, cast
 
 import pytest
 from confluent_kafka import KafkaError
+from kafka import TopicPartition
 from kafka.errors import KafkaConnectionError, KafkaTimeoutError, SaslAuthenticationFailedError
 
 from esbridge.config import KafkaConfig
 from esbridge.ingest.kafka.confluent import FAILURES, broker_up
 from esbridge.ingest.kafka.errors import REPORT_AFTER, ConnectionWatch, KafkaUnavailableError
-from esbridge.ingest.kafka.kafka_python import ClientErrors, failure_kind
+from esbridge.ingest.kafka.kafka_python import (
+    LAG_TIMEOUT_MS,
+    ClientErrors,
+    KafkaSource,
+    failure_kind,
+)
 from esbridge.ingest.kafka.ratelimit import RateLimiter, RepeatFilter
 from esbridge.ingest.kafka.settings import (
     describe_login,
@@ -291,3 +298,39 @@ def test_both_clients_get_brokers_credentials_and_the_connect_timeout() -> None:
         "sasl.password": "hunter2-secret",
     }
     assert describe_login(SASL) == "SASL_PLAINTEXT SCRAM-SHA-512 as user esbridge"
+
+
+class TimedConsumer:
+    """kafka-python's consumer as `KafkaSource.lag` calls it, recording each call's timeout."""
+
+    def __init__(self) -> None:
+        self.timeouts: list[int | None] = []
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition("t", 0)}
+
+    def end_offsets(self, parts: list[TopicPartition], timeout_ms: int | None = None) -> Any:
+        self.timeouts.append(timeout_ms)
+        return dict.fromkeys(parts, 10)
+
+    def committed(self, part: TopicPartition, timeout_ms: int | None = None) -> None:
+        self.timeouts.append(timeout_ms)
+
+    def beginning_offsets(self, parts: list[TopicPartition], timeout_ms: int | None = None) -> Any:
+        self.timeouts.append(timeout_ms)
+        return dict.fromkeys(parts, 4)
+
+    config: ClassVar[dict[str, str]] = {"auto_offset_reset": "earliest"}
+
+
+def test_kafka_pythons_lag_lookup_never_waits_its_30_second_request_timeout() -> None:
+    """A lookup that blocked for kafka-python's request timeout held the loop, and with it the
+    outage watch, while a broker was down (the outage then went unreported)."""
+    source = object.__new__(KafkaSource)
+    consumer = TimedConsumer()
+    source.consumer = cast(Any, consumer)
+    source.stored, source.stored_for = {}, frozenset()
+
+    assert source.lag({}) == {("t", 0): 6}
+    assert consumer.timeouts == [LAG_TIMEOUT_MS] * 3
+    assert LAG_TIMEOUT_MS <= 5_000

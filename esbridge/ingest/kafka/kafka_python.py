@@ -26,6 +26,9 @@ from esbridge.ingest.message import Message
 
 log = logging.getLogger("esbridge.source")
 
+LAG_TIMEOUT_MS = 2_000
+"""A lag lookup is informational: while a broker is down it must not hold the loop (and with
+it the outage watch and its one-line error) for kafka-python's 30 s request timeout."""
 REQUEST_TIMEOUT = 10.0
 """Seconds a blocking commit or the close may take at most (kafka-python's default is its
 request timeout, five minutes, during which nothing else would run)."""
@@ -197,7 +200,7 @@ class KafkaSource:
         assignment = list(self.consumer.assignment())
         if not assignment:
             return {}
-        ends = self.consumer.end_offsets(assignment)
+        ends = self.consumer.end_offsets(assignment, timeout_ms=LAG_TIMEOUT_MS)
         owned = frozenset(assignment)
         if owned != self.stored_for:  # a rebalance: what the group committed may have moved
             self.stored, self.stored_for = {}, owned
@@ -209,13 +212,13 @@ class KafkaSource:
                 # Asked once per assignment: while this member owns the partition, only this
                 # member commits it, and then `committed` has it.
                 if tp not in self.stored:
-                    self.stored[tp] = self.consumer.committed(tp)
+                    self.stored[tp] = self.consumer.committed(tp, timeout_ms=LAG_TIMEOUT_MS)
                 done = self.stored[tp]
             if done is None:  # nothing committed yet: the group starts where auto_offset_reset says
                 if self.consumer.config["auto_offset_reset"] == "latest":
                     done = ends[tp]
                 else:
-                    done = self.consumer.beginning_offsets([tp])[tp]
+                    done = self.consumer.beginning_offsets([tp], timeout_ms=LAG_TIMEOUT_MS)[tp]
             out[key] = max(0, ends[tp] - done)
         return out
 
