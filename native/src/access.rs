@@ -30,9 +30,7 @@ fn valid_key(key: &str) -> bool {
     !key.is_empty()
         && key.split('.').all(|segment| {
             !segment.is_empty()
-                && segment
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                && segment.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         })
 }
 
@@ -117,10 +115,7 @@ fn key_path(key: &str) -> Vec<Cow<'static, str>> {
     if OBJECT_KEYS.contains(&key) {
         return vec![Cow::Owned(key.to_owned()), Cow::Borrowed("value")];
     }
-    key.replace('-', "_")
-        .split('.')
-        .map(|part| Cow::Owned(part.to_owned()))
-        .collect()
+    key.replace('-', "_").split('.').map(|part| Cow::Owned(part.to_owned())).collect()
 }
 
 /// `_access_tree`: access.* nested; a key both leaf and parent keeps its leaf at `.value`.
@@ -170,22 +165,14 @@ fn access_tree<'a>(fields: &Fields<'a>) -> R<Obj<'a>> {
 
 /// `urlsplit(url).path` for URLs where no Python-version-specific check applies; else Defer.
 fn url_path(url: &str) -> R<&str> {
-    if url
-        .bytes()
-        .any(|b| b <= b' ' || b >= 0x7f || b == b'[' || b == b']')
-    {
+    if url.bytes().any(|b| b <= b' ' || b >= 0x7f || b == b'[' || b == b']') {
         return Err(Defer);
     }
     let mut rest = url;
     if let Some(colon) = url.find(':') {
         let scheme = &url[..colon];
-        let letter = scheme
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic());
-        let chars = scheme
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+        let letter = scheme.bytes().next().is_some_and(|b| b.is_ascii_alphabetic());
+        let chars = scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
         if letter && chars {
             rest = &url[colon + 1..];
         }

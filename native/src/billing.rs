@@ -115,11 +115,7 @@ pub fn snake_case(key: &str) -> R<String> {
                 out.push('_');
             }
         }
-        out.push(if b[i] == b'-' {
-            '_'
-        } else {
-            b[i].to_ascii_lowercase() as char
-        });
+        out.push(if b[i] == b'-' { '_' } else { b[i].to_ascii_lowercase() as char });
     }
     Ok(out)
 }
@@ -212,10 +208,9 @@ pub fn iso_timestamp(text: &str) -> R<String> {
         b"Z" => 0,
         [sign @ (b'+' | b'-'), rest @ ..] => {
             let (h, m) = match rest {
-                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => (
-                    i64::from(digits(&[*h1, *h2])?),
-                    i64::from(digits(&[*m1, *m2])?),
-                ),
+                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => {
+                    (i64::from(digits(&[*h1, *h2])?), i64::from(digits(&[*m1, *m2])?))
+                }
                 _ => return Err(Defer),
             };
             if h > 23 || m > 59 {
@@ -230,20 +225,7 @@ pub fn iso_timestamp(text: &str) -> R<String> {
         _ => return Err(Defer),
     };
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let month_days = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     if !(2..=9998).contains(&year)
         || !(1..=12).contains(&month)
         || day < 1
@@ -269,13 +251,8 @@ pub fn iso_timestamp(text: &str) -> R<String> {
 /// `iso_duration_ms` for `PT<seconds>S`; other forms, and results whose rounding to six
 /// decimals could be a tie (where round-half-even matters), are deferred.
 pub fn duration_ms(value: &V<'_>) -> R<f64> {
-    let V::Str(text) = value else {
-        return Err(Defer);
-    };
-    let inner = text
-        .strip_prefix("PT")
-        .and_then(|t| t.strip_suffix('S'))
-        .ok_or(Defer)?;
+    let V::Str(text) = value else { return Err(Defer) };
+    let inner = text.strip_prefix("PT").and_then(|t| t.strip_suffix('S')).ok_or(Defer)?;
     let unsigned = inner.strip_prefix('-').unwrap_or(inner);
     let (whole, fraction) = match unsigned.split_once('.') {
         Some((w, f)) => (w, Some(f)),
@@ -348,9 +325,7 @@ struct Identity<'a> {
 fn identity<'a>(subject: &'a [V<'_>]) -> R<Identity<'a>> {
     let mut who = Identity::default();
     for principal in subject {
-        let V::Str(principal) = principal else {
-            return Err(Defer);
-        };
+        let V::Str(principal) = principal else { return Err(Defer) };
         let principal: &str = principal;
         let (kind, rest) = principal.split_once('[').unwrap_or((principal, ""));
         let mut value = rest.strip_suffix(']').unwrap_or(rest);
@@ -395,24 +370,17 @@ fn protocol_fields<'a>(record: &Obj<'a>) -> R<Obj<'a>> {
             protocol.set("info", summary.clone());
         }
     }
-    let Some(info) = record.get("protocolInfo") else {
-        return Ok(protocol);
-    };
+    let Some(info) = record.get("protocolInfo") else { return Ok(protocol) };
     if !truthy(info) {
         return Ok(protocol);
     }
-    let V::Obj(info) = info else {
-        return Err(Defer);
-    };
+    let V::Obj(info) = info else { return Err(Defer) };
     for (key, value) in &info.0 {
         if matches!(value, V::Null) || key == "versionMajor" || key == "versionMinor" {
             continue;
         }
         match key.as_ref() {
-            "host" => protocol.set(
-                if valid_ip(value) { "host" } else { "host_raw" },
-                value.clone(),
-            ),
+            "host" => protocol.set(if valid_ip(value) { "host" } else { "host_raw" }, value.clone()),
             "protocol" => protocol.set("name", value.clone()),
             _ => protocol.set(snake_case(key)?, value.clone()),
         }
@@ -468,9 +436,7 @@ pub fn document<'a>(record: &Obj<'a>, instance: Option<&str>) -> R<(Obj<'a>, Obj
     let date = not_null(record, "date").ok_or(Defer)?;
     let msg_type = not_null(record, "msgType").ok_or(Defer)?;
     let mut billing = billing_fields(record)?;
-    let V::Str(date) = date else {
-        return Err(Defer);
-    };
+    let V::Str(date) = date else { return Err(Defer) };
     let timestamp = iso_timestamp(date)?;
     let mut event = Obj::default();
     event.push("action", msg_type.clone());
@@ -480,19 +446,14 @@ pub fn document<'a>(record: &Obj<'a>, instance: Option<&str>) -> R<(Obj<'a>, Obj
     if let Some(instance) = instance.filter(|i| !i.is_empty()) {
         dcache.push("instance", owned(instance));
     }
-    for (key, name) in [
-        ("cellDomain", "domain"),
-        ("cellName", "cell"),
-        ("cellType", "cell_type"),
-    ] {
+    for (key, name) in [("cellDomain", "domain"), ("cellName", "cell"), ("cellType", "cell_type")]
+    {
         if let Some(value) = not_null(record, key) {
             dcache.push(name, value.clone());
         }
     }
     if let Some(status) = not_null(record, "status") {
-        let V::Obj(fields) = status else {
-            return Err(Defer);
-        };
+        let V::Obj(fields) = status else { return Err(Defer) };
         billing.set("status", status.clone());
         if let Some(code) = not_null(fields, "code") {
             let zero = match code {
@@ -515,9 +476,7 @@ pub fn document<'a>(record: &Obj<'a>, instance: Option<&str>) -> R<(Obj<'a>, Obj
         billing.set("protocol", V::Obj(protocol));
     }
     if let Some(endpoint) = not_null(record, "localEndpoint") {
-        let V::Str(endpoint) = endpoint else {
-            return Err(Defer);
-        };
+        let V::Str(endpoint) = endpoint else { return Err(Defer) };
         let mut fields = Obj::default();
         match split_endpoint(endpoint) {
             Some((ip, port)) => {
@@ -531,9 +490,7 @@ pub fn document<'a>(record: &Obj<'a>, instance: Option<&str>) -> R<(Obj<'a>, Obj
     let subject = record.get("subject");
     let who = match subject {
         Some(subject) if truthy(subject) => {
-            let V::Arr(items) = subject else {
-                return Err(Defer);
-            };
+            let V::Arr(items) = subject else { return Err(Defer) };
             identity(items)?
         }
         _ => Identity::default(),

@@ -60,11 +60,7 @@ struct Reader<'a> {
 }
 
 pub fn parse(text: &str) -> R<V<'_>> {
-    let mut reader = Reader {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-    };
+    let mut reader = Reader { text, bytes: text.as_bytes(), pos: 0 };
     let value = reader.value(0)?;
     reader.ws();
     if reader.pos != reader.bytes.len() {
@@ -365,14 +361,8 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
             for &b in chunk {
                 let letter = ESCAPE[b as usize];
                 if letter == b'u' {
-                    let six = [
-                        b'\\',
-                        b'u',
-                        b'0',
-                        b'0',
-                        HEX[(b >> 4) as usize],
-                        HEX[(b & 0xf) as usize],
-                    ];
+                    let six =
+                        [b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]];
                     std::ptr::copy_nonoverlapping(six.as_ptr(), dst, 6);
                     dst = dst.add(6);
                     continue;

@@ -115,11 +115,7 @@ fn line(
 
     // Nothing below fails: a deferred message leaves `out` as it was.
     out.extend_from_slice(b"{\"");
-    out.extend_from_slice(if route.deterministic_ids {
-        b"create"
-    } else {
-        b"index"
-    });
+    out.extend_from_slice(if route.deterministic_ids { b"create" } else { b"index" });
     out.extend_from_slice(b"\":{\"_index\":\"");
     out.extend_from_slice(route.index.as_bytes());
     if route.deterministic_ids {
@@ -188,16 +184,7 @@ fn billing_lines<'py>(
     };
     let instance = route.dcache_instance.as_deref();
     let document = parser(|record| billing_document(record, instance));
-    batch(
-        py,
-        &document,
-        &route,
-        values,
-        &partitions,
-        &offsets,
-        topic,
-        ingested,
-    )
+    batch(py, &document, &route, values, &partitions, &offsets, topic, ingested)
 }
 
 /// `line` for each message of a batch, the GIL released: `(bulk line, event.hash, doc id)` or
@@ -215,10 +202,7 @@ fn batch<'py>(
     ingested: &str,
 ) -> PyResult<Bound<'py, PyList>> {
     let raw: Vec<Option<Bound<'py, PyBytes>>> = values.extract()?;
-    let views: Vec<Option<&[u8]>> = raw
-        .iter()
-        .map(|v| v.as_ref().map(|b| b.as_bytes()))
-        .collect();
+    let views: Vec<Option<&[u8]>> = raw.iter().map(|v| v.as_ref().map(|b| b.as_bytes())).collect();
     let input: usize = views.iter().flatten().map(|v| v.len()).sum();
     // Every line, hash and id of the batch in one buffer (no allocation per message); per
     // message the ends of its three parts, the start being the previous message's end.

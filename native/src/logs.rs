@@ -170,20 +170,16 @@ fn pool_state_fields<'a>(cell: &Cow<'a, str>, message: &Cow<'a, str>) -> R<Optio
         fields.set("previous_mode", owned(previous));
         return Ok(Some(fields));
     }
-    Ok(pool_down(message)
-        .or_else(|| pool_fault(message))
-        .map(|(pool, reason)| {
-            let mut fields = Obj::default();
-            fields.push("name", owned(pool));
-            fields.push("reason", owned(reason));
-            fields
-        }))
+    Ok(pool_down(message).or_else(|| pool_fault(message)).map(|(pool, reason)| {
+        let mut fields = Obj::default();
+        fields.push("name", owned(pool));
+        fields.push("reason", owned(reason));
+        fields
+    }))
 }
 
 fn two(b: &[u8]) -> Option<u32> {
-    b.iter()
-        .all(u8::is_ascii_digit)
-        .then(|| b.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+    b.iter().all(u8::is_ascii_digit).then(|| b.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
 }
 
 struct Layout {
@@ -248,10 +244,7 @@ impl Zone {
         if local < self.start || local >= self.end {
             return Err(Defer);
         }
-        let offset = self
-            .offsets
-            .get(self.walls.partition_point(|&w| w <= local))
-            .ok_or(Defer)?;
+        let offset = self.offsets.get(self.walls.partition_point(|&w| w <= local)).ok_or(Defer)?;
         Ok(local - offset)
     }
 }
@@ -262,20 +255,7 @@ fn log_timestamp(
     zone: &Zone,
 ) -> R<Option<String>> {
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let month_days = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     let valid = year >= 1
         && (1..=month_days[month as usize - 1]).contains(&day)
         && hour < 24
@@ -293,9 +273,7 @@ fn log_timestamp(
         return Err(Defer);
     }
     let (h, mi, s) = (s / 3600, s / 60 % 60, s % 60);
-    Ok(Some(format!(
-        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.000Z"
-    )))
+    Ok(Some(format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.000Z")))
 }
 
 /// `parse_logs(record, ctx)` without its envelope (the event goes last).
@@ -324,23 +302,14 @@ pub fn document<'a>(record: &Obj<'a>, instance: Option<&str>, zone: &Zone) -> R<
         dcache.push("instance", owned(instance));
     }
     let domain = between(identifier, "dcache@", "")
-        .or_else(|| {
-            between(
-                filebeat_value(record, &["systemd", "unit"]),
-                "dcache@",
-                ".service",
-            )
-        })
+        .or_else(|| between(filebeat_value(record, &["systemd", "unit"]), "dcache@", ".service"))
         .or_else(|| file_stem(filebeat_value(record, &["log", "file", "path"]), ".log"));
     if let Some(domain) = domain {
         dcache.push("domain", V::Str(domain));
     }
     match found {
         None => {
-            doc.push(
-                "@timestamp",
-                V::Str(Cow::Owned(filebeat_timestamp(record)?)),
-            );
+            doc.push("@timestamp", V::Str(Cow::Owned(filebeat_timestamp(record)?)));
             doc.push("message", V::Str(text.clone()));
         }
         Some(found) => {
@@ -357,10 +326,8 @@ pub fn document<'a>(record: &Obj<'a>, instance: Option<&str>, zone: &Zone) -> R<
                     object("stack_trace", V::Str(sub(text, newline + 1, text.len()))),
                 );
             }
-            let (cell, ndc) = (
-                sub(&first, found.cell.0, found.cell.1),
-                sub(&first, found.ndc.0, found.ndc.1),
-            );
+            let (cell, ndc) =
+                (sub(&first, found.cell.0, found.cell.1), sub(&first, found.ndc.0, found.ndc.1));
             if !ndc.is_empty() {
                 log.push("ndc", V::Str(ndc));
             }
