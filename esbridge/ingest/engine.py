@@ -76,8 +76,6 @@ class Encoder:
         target: DeadLetterTarget,
         ingested: str,
     ) -> list[BulkItem]:
-        if self.native is None:
-            return [to_item(m, routes[m.topic], target, ingested) for m in messages]
         topics = set(map(TOPIC, messages))
         if len(topics) == 1:  # the common poll: one topic, no reordering to do
             return self.topic_items(messages, routes[topics.pop()], target, ingested)
